@@ -1,0 +1,136 @@
+"""The Idempotency-Key store for money POSTs (Stripe's contract, brandur's table).
+
+Decorate an APIView's `post` with `@idempotent()`:
+- no header: the request runs as usual (JWT clients); API-key clients must send one;
+- first use of a key: the record is inserted (unique per owner and key) and locked, the
+  handler runs, and its status and body are stored, rejections included (a purchase refused
+  for insufficient funds replays as refused, like TigerBeetle's `id_already_failed`);
+- the same key and body again: the stored response is replayed (`Idempotency-Replayed: true`);
+- the same key with another body, or another path: 422 IDEMPOTENCY_KEY_REUSED;
+- the same key while the first request is still running: 409 IDEMPOTENCY_IN_FLIGHT;
+- a 5xx is not stored: the business transaction rolled back, so a retry may run again.
+
+The record is written outside the handler's transaction. If a process dies after the
+business commit but before the response is stored, a retry after IDEMPOTENCY_LOCK_SECONDS
+runs the handler again; every money service is idempotent on its own unique key (the
+transfer journal carries the Idempotency-Key, a purchase its own), so that second run finds
+the first result instead of moving money twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
+
+from config.errors import ApiError
+from config.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotency-Replayed"
+
+
+def _owner(request: Request) -> str:
+    return f"user:{request.user.pk}"
+
+
+def request_fingerprint(request: Request) -> str:
+    """SHA-256 of method, path and body; JSON bodies are canonicalised (key order and
+    whitespace do not matter), anything else is hashed as bytes."""
+    raw = request._request.body
+    try:
+        canonical = json.dumps(json.loads(raw or b"{}"), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = raw
+    digest = hashlib.sha256()
+    digest.update(request.method.encode() + b"\n" + request.path.encode() + b"\n")
+    digest.update(canonical)
+    return digest.hexdigest()
+
+
+def _clean_key(value: str) -> str:
+    if not (1 <= len(value) <= 255) or not value.isprintable():
+        raise ApiError(code="IDEMPOTENCY_KEY_INVALID")
+    return value
+
+
+def _claim(owner: str, key: str, method: str, path: str, fingerprint: str) -> IdempotencyRecord | Response:
+    """Insert-or-inspect the record. Returns the record we now own, or a response to send."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(
+                owner=owner, key=key, method=method, path=path, request_hash=fingerprint, locked_at=now
+            )
+    except IntegrityError:
+        pass
+    record = IdempotencyRecord.objects.get(owner=owner, key=key)
+    if record.created_at < now - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS):
+        # Expired: the key is new again. Conditional update so one of two racers wins.
+        taken = IdempotencyRecord.objects.filter(pk=record.pk, created_at=record.created_at).update(
+            method=method, path=path, request_hash=fingerprint, locked_at=now,
+            created_at=now, status_code=None, response_body=None, completed_at=None,
+        )
+        if taken:
+            record.refresh_from_db()
+            return record
+        raise ApiError(code="IDEMPOTENCY_IN_FLIGHT")
+    if record.request_hash != fingerprint:
+        raise ApiError(code="IDEMPOTENCY_KEY_REUSED")
+    if record.status_code is not None:
+        return Response(record.response_body, status=record.status_code, headers={REPLAYED_HEADER: "true"})
+    stale = now - timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS)
+    # The first request died without an answer: take over (its services are idempotent).
+    if (
+        record.locked_at is not None
+        and record.locked_at < stale
+        and IdempotencyRecord.objects.filter(pk=record.pk, locked_at=record.locked_at).update(locked_at=now)
+    ):
+        return record
+    raise ApiError(code="IDEMPOTENCY_IN_FLIGHT")
+
+
+def _store(record: IdempotencyRecord, response: Response) -> None:
+    if response.status_code >= 500:
+        IdempotencyRecord.objects.filter(pk=record.pk).delete()
+        return
+    body = json.loads(json.dumps(response.data, cls=JSONEncoder))
+    IdempotencyRecord.objects.filter(pk=record.pk).update(
+        status_code=response.status_code, response_body=body, completed_at=timezone.now(), locked_at=None
+    )
+
+
+def idempotent(*, required_for_api_keys: bool = True) -> Callable:
+    def decorator(handler: Callable[..., Response]) -> Callable[..., Response]:
+        @wraps(handler)
+        def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+            raw_key = request.headers.get(HEADER)
+            if not raw_key:
+                if required_for_api_keys and getattr(request, "api_key", None) is not None:
+                    raise ApiError(code="IDEMPOTENCY_KEY_REQUIRED")
+                return handler(view, request, *args, **kwargs)
+            key = _clean_key(raw_key)
+            claimed = _claim(_owner(request), key, request.method, request.path, request_fingerprint(request))
+            if isinstance(claimed, Response):
+                return claimed
+            try:
+                response = handler(view, request, *args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - stored like any other answer
+                response = view.handle_exception(exc)
+            _store(claimed, response)
+            return response
+
+        wrapper.idempotent = True  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator

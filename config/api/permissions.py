@@ -1,0 +1,47 @@
+"""Project-wide permissions."""
+
+from __future__ import annotations
+
+from rest_framework import permissions
+from rest_framework.request import Request
+
+
+class NotSuspendedForWrites(permissions.BasePermission):
+    """A suspended user can still read; anything that moves money or changes data is 403
+    ACCOUNT_SUSPENDED (DESIGN §6). Checked on every request, JWT and API key alike."""
+
+    message = "The account is suspended; it can read but not move money or change data."
+    code = "ACCOUNT_SUSPENDED"
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        user = request.user
+        if request.method in permissions.SAFE_METHODS or not (user and user.is_authenticated):
+            return True
+        if getattr(view, "allow_when_suspended", False):
+            return True
+        return getattr(user, "suspended_at", None) is None
+
+
+class IsStaff(permissions.BasePermission):
+    """Staff endpoints: a staff user with a JWT; never reachable with an API key."""
+
+    message = "Staff only."
+    code = "STAFF_ONLY"
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        user = request.user
+        if getattr(request, "api_key", None) is not None:
+            return False
+        return bool(user and user.is_authenticated and user.is_staff and user.is_active)
+
+
+class InStaffGroup(IsStaff):
+    """Staff in one of `groups` (or a superuser). Subclass and set `groups`."""
+
+    groups: tuple[str, ...] = ()
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        user = request.user
+        return user.is_superuser or user.groups.filter(name__in=self.groups).exists()

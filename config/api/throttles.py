@@ -1,0 +1,73 @@
+"""Throttles on the shared cache (Redis when REDIS_URL is set); every rate comes from env.
+
+Inbound gateway webhooks are plain Django views and never pass through these.
+"""
+
+from __future__ import annotations
+
+from rest_framework import throttling
+from rest_framework.request import Request
+
+
+def _via_api_key(request: Request) -> bool:
+    return getattr(request, "api_key", None) is not None
+
+
+class UserRateThrottle(throttling.UserRateThrottle):
+    """Per authenticated user (JWT); API-key requests are counted per key instead."""
+
+    scope = "user"
+
+    def get_cache_key(self, request: Request, view: object) -> str | None:
+        if not (request.user and request.user.is_authenticated) or _via_api_key(request):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+class AnonRateThrottle(throttling.AnonRateThrottle):
+    scope = "anon"
+
+
+class APIKeyRateThrottle(throttling.SimpleRateThrottle):
+    scope = "api_key"
+
+    def get_cache_key(self, request: Request, view: object) -> str | None:
+        key = getattr(request, "api_key", None)
+        if key is None:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": key.pk}
+
+
+class IPScopedThrottle(throttling.SimpleRateThrottle):
+    """Per client IP, for unauthenticated endpoints that attract abuse. Set `scope`."""
+
+    def get_cache_key(self, request: Request, view: object) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class LoginIPThrottle(IPScopedThrottle):
+    scope = "login_ip"
+
+
+class LoginEmailThrottle(throttling.SimpleRateThrottle):
+    """Per e-mail address tried, whatever the IP."""
+
+    scope = "login_email"
+
+    def get_cache_key(self, request: Request, view: object) -> str | None:
+        email = request.data.get("email") if hasattr(request, "data") and isinstance(request.data, dict) else None
+        if not isinstance(email, str) or not email:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": email.strip().lower()[:254]}
+
+
+class RegisterThrottle(IPScopedThrottle):
+    scope = "register"
+
+
+class ForgotPasswordThrottle(IPScopedThrottle):
+    scope = "forgot_password"
+
+
+class EmailActionThrottle(IPScopedThrottle):
+    scope = "email_action"

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class PlatformConfig(AppConfig):
+    """Project-wide plumbing (idempotency store, alerts, health) as an app of its own."""
+
+    name = "config"
+    label = "platform"
+    verbose_name = "Platform"
+
+    def ready(self) -> None:
+        from config import startup
+
+        startup.check_or_refuse()

@@ -1,0 +1,145 @@
+"""Logging: structlog everywhere, JSON lines in production, readable in development.
+
+Every line carries the request id bound by `config.middleware.RequestContextMiddleware`
+(and by the Celery task prerun hook, so a request id follows its tasks). Secrets never reach
+a log: `redact` blanks values under sensitive keys and masks token-shaped strings anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import structlog
+
+REDACTED = "[REDACTED]"
+
+# Keys whose values are never logged, wherever they appear (dict keys, header names, kwargs):
+# a key is sensitive when it contains one of SENSITIVE_SUBSTRINGS, or when one of its words
+# (split on "_", "-", ".") is one of SENSITIVE_WORDS ("pin" must not catch "shipping").
+SENSITIVE_SUBSTRINGS = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "authorization",
+    "apikey",
+    "api_key",
+    "api-key",
+    "signature",
+    "cookie",
+    "credential",
+    "pepper",
+    "private",
+)
+SENSITIVE_WORDS = frozenset({"pin", "bvn", "nin", "otp", "cvv"})
+# Keys that match but are safe and useful.
+SAFE_KEYS = frozenset(
+    {"pin_set", "pin_locked_until", "token_type", "signature_ok", "key_prefix", "idempotency_key"}
+)
+_WORD_SPLIT = re.compile(r"[_\-.\s]+")
+
+# Token-shaped substrings masked inside any string (messages, tracebacks, URLs).
+_PATTERNS = [
+    re.compile(r"eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),  # JWT
+    re.compile(r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{8,}"),  # Paystack / Stripe
+    re.compile(r"\bwhsec_[A-Za-z0-9]{8,}"),
+    re.compile(r"\bFLWSECK(?:_TEST)?-[A-Za-z0-9\-]{8,}"),
+    re.compile(r"\bCHASECK(?:_TEST)?-[A-Za-z0-9\-]{8,}"),
+    re.compile(r"\bamg_(?:live|test)_[A-Za-z0-9]{8,}"),
+    re.compile(r"\bvtu_(?:live|test)_[A-Za-z0-9_]{8,}"),  # our own API keys
+    re.compile(r"(?i)(bearer|token|basic)\s+[A-Za-z0-9\-._~+/=]{8,}"),
+]
+
+
+def is_sensitive_key(key: object) -> bool:
+    if not isinstance(key, str):
+        return False
+    lowered = key.lower()
+    if lowered in SAFE_KEYS:
+        return False
+    if any(part in lowered for part in SENSITIVE_SUBSTRINGS):
+        return True
+    return any(word in SENSITIVE_WORDS for word in _WORD_SPLIT.split(lowered))
+
+
+def mask_string(value: str) -> str:
+    for pattern in _PATTERNS:
+        value = pattern.sub(REDACTED, value)
+    return value
+
+
+def redact_value(value: Any, depth: int = 0) -> Any:
+    """Return a copy of `value` with sensitive keys blanked and token-like strings masked."""
+    if depth > 6:
+        return value
+    if isinstance(value, dict):
+        return {
+            k: (REDACTED if is_sensitive_key(k) else redact_value(v, depth + 1)) for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_value(v, depth + 1) for v in value)
+    if isinstance(value, str):
+        return mask_string(value)
+    if isinstance(value, bytes):
+        return mask_string(value.decode("utf-8", "replace"))
+    return value
+
+
+def redact(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: applied to every line, ours and the stdlib's."""
+    for key in list(event_dict):
+        if key in ("exc_info", "_record", "_from_structlog"):
+            continue
+        if is_sensitive_key(key):
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = redact_value(event_dict[key])
+    return event_dict
+
+
+def _mask_exception(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    # Runs after format_exc_info turned the traceback into a string.
+    if isinstance(event_dict.get("exception"), str):
+        event_dict["exception"] = mask_string(event_dict["exception"])
+    return event_dict
+
+
+def build_logging(*, level: str, fmt: str) -> dict[str, Any]:
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact,
+    ]
+    renderer: Any
+    if fmt == "json":
+        renderer = structlog.processors.JSONRenderer()
+        final = [structlog.processors.format_exc_info, _mask_exception, renderer]
+    else:
+        final = [structlog.dev.ConsoleRenderer(colors=False)]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "structured": {
+                "()": structlog.stdlib.ProcessorFormatter,
+                "processors": [structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
+                "foreign_pre_chain": shared,
+            }
+        },
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            "django.server": {"level": "WARNING"},
+            "django.db.backends": {"level": "WARNING"},
+            "celery": {"level": "INFO"},
+        },
+    }

@@ -1,0 +1,30 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from config import views
+
+api_v1 = [
+    path("", include("accounts.urls")),
+    path("", include("wallets.urls")),
+    path("", include("payments.urls")),
+    path("", include("vtu.urls")),
+    path("", include("pricing.urls")),
+    path("", include("audit.urls")),
+]
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/v1/", include(api_v1)),
+    path("", include("accounts.web_urls")),
+    path("", include("payments.web_urls")),
+    path(settings.ADMIN_URL, admin.site.urls),
+]
+
+handler404 = "config.views.handler404"
+handler500 = "config.views.handler500"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class VtuConfig(AppConfig):
+    name = "vtu"
+    verbose_name = "Data and airtime"
