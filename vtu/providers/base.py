@@ -1,0 +1,125 @@
+"""The one interface every VTU provider adapter implements (DESIGN §3).
+
+Adapters are thin and pure: they turn our normalised order into the vendor's wire format,
+send it through `config.http.outbound_request` (timeouts, no open transaction), and map the
+vendor's answer to one `ProviderResult`. They never touch the database; each HTTP exchange
+is reported to the caller through `on_call` (a `CallLog`), which the purchase service stores.
+
+The rule that protects the money lives in the mapping: only an answer the vendor documents
+as a definitive failure becomes FAILED. A timeout, connection error after the request may
+have left, 5xx, unparseable body or unmapped code is UNKNOWN; a documented in-progress
+state is PENDING. Both keep the purchase `processing` until a requery settles it.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Outcome(enum.StrEnum):
+    SUCCESS = "success"  # delivered
+    FAILED = "failed"  # definitively not delivered (and not charged)
+    PENDING = "pending"  # accepted, not final yet: requery
+    UNKNOWN = "unknown"  # no definitive answer: requery, never refund
+
+
+@dataclass(frozen=True)
+class ProviderResult:
+    outcome: Outcome
+    provider_reference: str = ""
+    message: str = ""
+    # A definitive failure *before acceptance* (provider down, out of float, plan not
+    # available there, auth/IP problem): the order may fail over to the next provider.
+    # Never set for UNKNOWN or PENDING, nor for failures about the customer's input.
+    failover_allowed: bool = False
+    cost_kobo: int | None = None  # what the provider says it charged, when it says
+    token: str = ""  # PIN or token for products that return one (electricity, exam PINs)
+    raw: Any = None
+
+
+@dataclass(frozen=True)
+class CallLog:
+    """One HTTP exchange with a provider, secrets already redacted."""
+
+    provider: str
+    operation: str  # buy_data | buy_airtime | query | list_plans | balance
+    method: str
+    url: str
+    request_body: Any
+    status_code: int | None
+    response_body: Any  # parsed JSON when possible, else text truncated to 4 kB
+    latency_ms: float
+    error: str = ""  # timeout | connection_error | invalid_json | ...
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class DataOrder:
+    request_id: str  # our unique provider request id for this attempt (ProviderAttempt)
+    network: str  # our network code: MTN | AIRTEL | GLO | 9MOBILE
+    phone_e164: str  # +234...
+    provider_plan_id: str  # the provider's own plan id for our plan
+    ported: bool = False
+
+
+@dataclass(frozen=True)
+class AirtimeOrder:
+    request_id: str
+    network: str
+    phone_e164: str
+    amount_kobo: int  # face value; whole naira (multiple of 100)
+    ported: bool = False
+
+
+@dataclass(frozen=True)
+class ProviderPlan:
+    provider_plan_id: str
+    network: str
+    name: str
+    size_mb: int
+    validity_days: int
+    plan_type: str  # sme | gifting | corporate
+    cost_kobo: int
+    extra: dict = field(default_factory=dict)
+
+
+CallSink = Callable[[CallLog], None]
+
+
+class Provider(ABC):
+    """Subclass per vendor in vtu/providers/<vendor>.py and register it in registry.py."""
+
+    name: str = ""
+    # True only where the vendor documents that resending the same request id is safe
+    # (Amigo's Idempotency-Key). Otherwise an UNKNOWN attempt is settled by requery or staff.
+    resend_same_request_id_is_safe: bool = False
+    # True where `query` can settle an attempt (VTpass /requery, ClubKonnect APIQueryV1).
+    supports_query: bool = True
+
+    def __init__(self, config: dict[str, Any], *, on_call: CallSink | None = None) -> None:
+        self.config = config
+        self.on_call = on_call or (lambda _log: None)
+
+    @abstractmethod
+    def list_plans(self) -> list[ProviderPlan]: ...
+
+    @abstractmethod
+    def buy_data(self, order: DataOrder) -> ProviderResult: ...
+
+    @abstractmethod
+    def buy_airtime(self, order: AirtimeOrder) -> ProviderResult: ...
+
+    @abstractmethod
+    def query(self, *, request_id: str, provider_reference: str = "") -> ProviderResult: ...
+
+    @abstractmethod
+    def balance_kobo(self) -> int: ...
+
+    def callback_request_id(self, payload: dict[str, Any]) -> str | None:
+        """Our request id named in an (unsigned) provider callback, if any. A callback only
+        ever triggers a requery; it never settles money by itself."""
+        return None
