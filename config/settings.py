@@ -212,10 +212,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
         "config.api.permissions.NotSuspendedForWrites",
+        "config.api.permissions.APIKeyScope",
     ],
     "DEFAULT_THROTTLE_CLASSES": [
         "config.api.throttles.UserRateThrottle",
         "config.api.throttles.AnonRateThrottle",
+        "config.api.throttles.APIKeyRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("THROTTLE_USER", default="120/min"),

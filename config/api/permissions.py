@@ -45,3 +45,22 @@ class InStaffGroup(IsStaff):
             return False
         user = request.user
         return user.is_superuser or user.groups.filter(name__in=self.groups).exists()
+
+
+class APIKeyScope(permissions.BasePermission):
+    """Requests made with an API key need the scope the view declares (DESIGN §6).
+
+    A view sets `api_key_scope` to "purchase", "transfer" or "deposit" for its writes; reads
+    (GET/HEAD/OPTIONS) need "read". A view without `api_key_scope` refuses API keys for
+    writes, and staff views refuse them altogether (IsStaff). JWT requests are unaffected.
+    """
+
+    message = "The API key lacks the scope this endpoint needs."
+    code = "INSUFFICIENT_SCOPE"
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        key = getattr(request, "api_key", None)
+        if key is None:
+            return True
+        needed = "read" if request.method in permissions.SAFE_METHODS else getattr(view, "api_key_scope", None)
+        return needed is not None and needed in key.scopes
