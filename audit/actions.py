@@ -31,6 +31,7 @@ ACTIONS: dict[str, str] = {
     "callback_endpoint.create": "A callback endpoint was created",
     "callback_endpoint.delete": "A callback endpoint was deleted",
     "callback_endpoint.disable": "A callback endpoint was disabled after failing",
+    "callback_endpoint.enable": "Staff re-enabled a disabled callback endpoint",
     "callback_delivery.resend": "A callback delivery was re-sent",
     # wallets: money
     "wallet.open": "A wallet was opened",

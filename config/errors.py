@@ -28,6 +28,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "IDEMPOTENCY_KEY_INVALID": (400, "The Idempotency-Key header must be 1-255 printable characters."),
     "UNSAFE_URL": (400, "The URL is not allowed (not https, or resolves to a private address)."),
     "INVALID_FILE": (400, "The file is of a type or size that is not accepted."),
+    "INVALID_ID_NUMBER": (400, "The BVN or NIN must be exactly 11 digits."),
     "BELOW_COST": (400, "The price would be below cost and the rule is not a promotion."),
     "UNSUPPORTED_PRODUCT": (400, "The product is not available for this network or provider."),
     "DISPUTE_WINDOW_CLOSED": (400, "The dispute window for this purchase has closed."),
@@ -74,6 +75,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "ALREADY_EXISTS": (409, "This already exists."),
     "BANK_REFERENCE_USED": (409, "This bank reference has already been credited."),
     "API_KEY_LIMIT": (409, "At most 5 active API keys per user."),
+    "CALLBACK_ENDPOINT_LIMIT": (409, "Too many callback endpoints; delete one first."),
     "ALREADY_DISPUTED": (409, "This purchase already has a dispute."),
     # 413, 415
     "PAYLOAD_TOO_LARGE": (413, "The request body is too large."),

@@ -413,6 +413,16 @@ LOW_FLOAT_ALERT_KOBO = env.int("LOW_FLOAT_ALERT_KOBO", default=5_000_000)
 # --- Outbound callbacks to resellers --------------------------------------------------------
 CALLBACK_ALLOW_PRIVATE_ADDRESSES = env.bool("CALLBACK_ALLOW_PRIVATE_ADDRESSES", default=False)
 CALLBACK_TIMEOUT_SECONDS = env.float("CALLBACK_TIMEOUT_SECONDS", default=10.0)
+CALLBACK_MAX_ENDPOINTS = env.int("CALLBACK_MAX_ENDPOINTS", default=5)  # per user
+CALLBACK_DISABLE_AFTER_DAYS = env.int("CALLBACK_DISABLE_AFTER_DAYS", default=3)  # failing this long: disabled
+
+# --- Reseller API keys and KYC (accounts/api_keys.py, accounts/kyc.py) ----------------------
+API_KEY_MAX_ACTIVE = env.int("API_KEY_MAX_ACTIVE", default=5)
+API_KEY_MODE = env.str("API_KEY_MODE", default="test" if DEBUG else "live")  # the marker in vtu_<mode>_...
+API_KEY_DEFAULT_EXPIRY_DAYS = env.int("API_KEY_DEFAULT_EXPIRY_DAYS", default=365)
+# HMAC key for BVN/NIN digests (dedupe without storing the number); SECRET_KEY-derived when empty.
+KYC_IDENTITY_HMAC_KEY = env.str("KYC_IDENTITY_HMAC_KEY", default="")
+KYC_DOCUMENT_MAX_BYTES = env.int("KYC_DOCUMENT_MAX_BYTES", default=DATA_UPLOAD_MAX_MEMORY_SIZE)
 
 # --- E-mail, alerts --------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
