@@ -63,6 +63,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "NOT_FOUND": (404, "Not found."),
     "RECIPIENT_NOT_FOUND": (404, "No wallet matches the recipient."),
     "PLAN_NOT_FOUND": (404, "No such data plan."),
+    "NETWORK_NOT_FOUND": (404, "No such network (MTN, AIRTEL, GLO, 9MOBILE)."),
     "UNKNOWN_GATEWAY": (404, "No such payment gateway."),
     # 405, 406
     "METHOD_NOT_ALLOWED": (405, "This method is not allowed here."),
