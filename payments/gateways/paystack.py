@@ -1,0 +1,186 @@
+"""Paystack (reference gateways.md §1).
+
+Sources: PaystackOSS/doc-code-snippets (src/api/transactions/{initialize,verify}/*,
+src/api/dedicated-virtual-account/{create,assign}/*, src/doc/payments/webhooks/*,
+src/doc/payments/dedicated-virtual-account/event-snippet/index.json); juspay/hyperswitch
+crates/hyperswitch_connectors/src/connectors/paystack.rs (HMAC-SHA512 over the raw body,
+hex header). Amounts are kobo both ways. References may only hold [A-Za-z0-9-.=].
+
+Webhook: `x-paystack-signature` = hex HMAC-SHA512(raw body, secret key). No timestamp, so
+no replay window: replays are stopped by the event's dedupe key and the journal key. A newer
+`t=,v1=kid:hex` scheme appears in one newer doc snippet only (gateways.md §1 [U]); it is not
+accepted until confirmed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from payments.gateways.base import Gateway, GatewayPermanentError, SignatureCheck, constant_time_equal, load_json
+from payments.gateways.types import (
+    CheckoutRequest,
+    CheckoutSession,
+    GatewayTransaction,
+    InboundWebhook,
+    Money,
+    NormalizedEvent,
+    Status,
+    VirtualAccountInfo,
+    VirtualAccountRequest,
+)
+
+REFERENCE_RE = re.compile(r"^[A-Za-z0-9\-.=]+$")
+
+# data.status of GET /transaction/verify: only "success" is money. "abandoned" means the
+# checkout page was opened and left; the customer may still pay later on the same reference.
+_STATUS = {
+    "success": Status.SUCCEEDED,
+    "failed": Status.FAILED,
+    "reversed": Status.REVERSED,
+    "abandoned": Status.PENDING,
+    "ongoing": Status.PENDING,
+    "pending": Status.PENDING,
+    "processing": Status.PENDING,
+    "queued": Status.PENDING,
+}
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class PaystackGateway(Gateway):
+    name = "paystack"
+    capabilities = frozenset({"checkout", "virtual_account", "refund"})
+    SIGNATURE_HEADER = "x-paystack-signature"
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.config.get('SECRET_KEY', '')}"}
+
+    def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
+        if not REFERENCE_RE.match(request.reference):
+            raise GatewayPermanentError("Paystack references allow only letters, digits, '-', '.', '='")
+        body = self.call(
+            "POST", "/transaction/initialize", operation="initialize",
+            json={
+                "email": request.email,
+                "amount": request.amount.minor,  # kobo
+                "currency": request.amount.currency,
+                "reference": request.reference,
+                "callback_url": request.callback_url,
+                "metadata": request.metadata,
+            },
+        )
+        data = body.get("data") or {}
+        if not body.get("status") or not data.get("authorization_url"):
+            raise GatewayPermanentError(f"paystack initialize refused: {body.get('message', '')}", body=body)
+        return CheckoutSession(
+            gateway=self.name, reference=request.reference, authorization_url=data["authorization_url"],
+            gateway_reference=str(data.get("reference") or request.reference),
+            access_code=str(data.get("access_code") or ""), raw=body,
+        )
+
+    def verify_signature(self, webhook: InboundWebhook) -> SignatureCheck:
+        received = webhook.header(self.SIGNATURE_HEADER).strip().lower()
+        if not received:
+            return SignatureCheck(False, "missing x-paystack-signature")
+        for secret in self.webhook_secrets:
+            expected = hmac.new(secret.encode(), webhook.body, hashlib.sha512).hexdigest()
+            if constant_time_equal(expected, received):
+                return SignatureCheck(True)
+        return SignatureCheck(False, "x-paystack-signature does not match")
+
+    def parse_event(self, webhook: InboundWebhook) -> NormalizedEvent:
+        payload = load_json(webhook.body)
+        event_type = str(payload.get("event") or "")
+        data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+        authorization = data.get("authorization") if isinstance(data.get("authorization"), dict) else {}
+        customer = data.get("customer") if isinstance(data.get("customer"), dict) else {}
+        currency = str(data.get("currency") or self.currency)
+        kind, reference, object_id = "other", str(data.get("reference") or ""), str(data.get("id") or "")
+        amount = self._money(data.get("amount"), currency)
+        account_number = ""
+        if event_type == "charge.success":
+            kind = "funding"
+            if "dedicated_nuban" in (data.get("channel"), authorization.get("channel")):
+                # A transfer into a dedicated account: Paystack made the reference; the owner is
+                # found by the receiving account number (or the customer code).
+                account_number = str(authorization.get("receiver_bank_account_number") or "")
+        elif event_type == "refund.processed":
+            kind, reference = "refund", str(data.get("transaction_reference") or reference)
+        elif event_type.startswith("charge.dispute."):
+            transaction = data.get("transaction") if isinstance(data.get("transaction"), dict) else {}
+            kind, reference = "other", str(transaction.get("reference") or reference)
+        elif event_type == "dedicatedaccount.assign.success":
+            kind = "va_assigned"
+            account = data.get("dedicated_account") if isinstance(data.get("dedicated_account"), dict) else {}
+            account_number = str(account.get("account_number") or "")
+        return NormalizedEvent(
+            gateway=self.name,
+            dedupe_key=f"{event_type}:{object_id or reference}",
+            event_type=event_type, kind=kind, reference=reference, gateway_transaction_id=object_id,
+            virtual_account_number=account_number,
+            customer_reference=str(customer.get("customer_code") or ""),
+            amount=amount, livemode=(data.get("domain") == "live") if data.get("domain") else None,
+            raw=payload,
+        )
+
+    def fetch_transaction(
+        self, *, reference: str = "", gateway_transaction_id: str = "", checkout_id: str = ""
+    ) -> GatewayTransaction:
+        body = self.call("GET", f"/transaction/verify/{quote(reference, safe='')}", operation="verify")
+        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        # Top-level status true only means "the lookup worked" (PS1 verify/response.json).
+        currency = str(data.get("currency") or "")
+        return GatewayTransaction(
+            gateway=self.name,
+            status=_STATUS.get(str(data.get("status") or "").lower(), Status.UNKNOWN),
+            amount=self._money(data.get("amount"), currency) if currency else None,
+            reference=str(data.get("reference") or ""),
+            gateway_transaction_id=str(data.get("id") or ""),
+            fee=self._money(data.get("fees"), currency) if currency else None,
+            paid_at=_parse_time(data.get("paid_at")),
+            message=str(data.get("gateway_response") or body.get("message") or ""),
+            raw=body,
+        )
+
+    def create_virtual_account(self, request: VirtualAccountRequest) -> list[VirtualAccountInfo]:
+        """One-step assign (POST /dedicated_account/assign): Paystack creates the customer,
+        validates identity and answers "in progress"; the account number arrives in the
+        `dedicatedaccount.assign.success` webhook."""
+        payload: dict[str, Any] = {
+            "email": request.email, "first_name": request.first_name, "last_name": request.last_name,
+            "phone": request.phone, "preferred_bank": self.config.get("PREFERRED_BANK") or (
+                "wema-bank" if self.live else "test-bank"
+            ),
+            "country": "NG",
+        }
+        if request.bvn:
+            payload["bvn"] = request.bvn
+        body = self.call("POST", "/dedicated_account/assign", operation="dva_assign", json=payload)
+        if not body.get("status"):
+            raise GatewayPermanentError(f"paystack assign refused: {body.get('message', '')}", body=body)
+        return [VirtualAccountInfo(
+            gateway=self.name, account_number="", bank_name="", customer_reference=request.email,
+            pending=True, raw={"status": body.get("status"), "message": body.get("message")},
+        )]
+
+    @staticmethod
+    def _money(value: Any, currency: str) -> Money | None:
+        if isinstance(value, bool) or value is None or value == "":
+            return None
+        try:
+            minor = int(str(value))
+        except ValueError:
+            return None
+        return Money(minor, currency)
