@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import socket
 from collections.abc import Iterator
@@ -154,3 +155,20 @@ def staff_client(staff_user):
     from rest_framework.test import APIClient
 
     return authenticate(APIClient(), staff_user)
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """Everything logged during the test, formatted exactly as production formats it."""
+    import logging
+
+    root = logging.getLogger()
+    formatter = next((h.formatter for h in root.handlers if h.formatter is not None), None)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    root.addHandler(handler)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)

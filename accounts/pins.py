@@ -15,7 +15,7 @@ import re
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import F
+from django.db import connection
 from django.utils import timezone
 
 from accounts.errors import PinInvalid, PinLocked, PinNotSet
@@ -49,21 +49,35 @@ def pin_verify(*, user_id: int, pin: str) -> None:
     stored = users.values_list("pin_hash", flat=True).first()
     if not stored:
         raise PinNotSet()
-    reserved = users.filter(
-        pin_locked_until__isnull=True, pin_failed_attempts__lt=settings.PIN_MAX_ATTEMPTS
-    ).update(pin_failed_attempts=F("pin_failed_attempts") + 1)
-    if not reserved:
+    slot = _reserve_attempt(user_id)
+    if slot is None:
         raise _locked(user_id)
     if is_valid_pin_format(pin) and hmac.compare_digest(stored, pin_digest(user_id=user_id, pin=pin)):
         users.update(pin_failed_attempts=0)
         return
-    attempts = users.values_list("pin_failed_attempts", flat=True).first() or 0
+    attempts = slot
     if attempts >= settings.PIN_MAX_ATTEMPTS:
         until = now + timedelta(minutes=settings.PIN_LOCK_MINUTES)
         users.filter(pin_locked_until__isnull=True).update(pin_locked_until=until)
         _audit_lock(user_id)
         raise _locked(user_id)
     raise PinInvalid(errors={"attempts_left": settings.PIN_MAX_ATTEMPTS - attempts})
+
+
+def _reserve_attempt(user_id: int) -> int | None:
+    """Take the next attempt slot (1..PIN_MAX_ATTEMPTS) with one conditional UPDATE, or None
+    when none is left. Under concurrency each caller gets its own slot number, so exactly the
+    caller holding the last slot locks the PIN and reports it."""
+    table = User._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET pin_failed_attempts = pin_failed_attempts + 1 "  # noqa: S608 - table name is ours
+            "WHERE id = %s AND pin_locked_until IS NULL AND pin_failed_attempts < %s "
+            "RETURNING pin_failed_attempts",
+            [user_id, settings.PIN_MAX_ATTEMPTS],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _locked(user_id: int) -> PinLocked:

@@ -20,7 +20,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEFAULT_SECRET_KEY = "insecure-dev-key-change-me"  # noqa: S105 - refused when DEBUG is off
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default=DEFAULT_SECRET_KEY)
+SECRET_KEY = env.str("SECRET_KEY", default="") or DEFAULT_SECRET_KEY
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -405,6 +405,8 @@ VTU_PROVIDERS["sandbox"] = {
     "ENABLED": env.bool("SANDBOX_PROVIDER_ENABLED", default=False),
     # Seconds the sandbox waits before a "slow" number answers (see docs/sandbox.md).
     "SLOW_SECONDS": env.float("SANDBOX_PROVIDER_SLOW_SECONDS", default=3.0),
+    # Seconds a "pending then ..." sandbox purchase stays pending before a query settles it.
+    "PENDING_SECONDS": env.float("SANDBOX_PROVIDER_PENDING_SECONDS", default=20.0),
 }
 PURCHASE_SLA_MINUTES = env.int("PURCHASE_SLA_MINUTES", default=30)
 DUPLICATE_PURCHASE_WINDOW_SECONDS = env.int("DUPLICATE_PURCHASE_WINDOW_SECONDS", default=180)

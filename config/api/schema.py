@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
 from drf_spectacular.utils import OpenApiResponse
 
@@ -12,8 +13,21 @@ from config.errors import ERROR_CODES
 ENVELOPE_REF = {"$ref": "#/components/schemas/ErrorEnvelope"}
 
 
+_NESTED_NAMES = {"InputSerializer": "Input", "OutputSerializer": "Output", "FilterSerializer": "Filter"}
+
+
 class AutoSchema(BaseAutoSchema):
-    """Adds the envelope for the error statuses an operation can answer."""
+    """Adds the envelope for the error statuses an operation can answer, and names the nested
+    `InputSerializer`/`OutputSerializer` of each APIView after its view (e.g. LoginInput)."""
+
+    def _get_serializer_name(self, serializer: Any, direction: str, bypass_extensions: bool = False) -> str:
+        name = super()._get_serializer_name(serializer, direction, bypass_extensions)
+        cls_name = type(serializer).__name__
+        outer = type(serializer).__qualname__.split(".")
+        if cls_name in _NESTED_NAMES and len(outer) > 1:
+            view = outer[-2].removesuffix("Api").removesuffix("View")
+            name = name.replace(cls_name.removesuffix("Serializer"), view + _NESTED_NAMES[cls_name], 1)
+        return name
 
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
@@ -50,3 +64,11 @@ def add_error_codes(result: dict[str, Any], generator: Any, request: Any, public
 
 
 __all__ = ["AutoSchema", "OpenApiResponse", "add_error_codes"]
+
+
+class APIKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.authentication.APIKeyAuthentication"
+    name = "ApiKeyAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "apiKey", "in": "header", "name": "X-API-Key"}

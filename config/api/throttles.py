@@ -7,13 +7,24 @@ from __future__ import annotations
 
 from rest_framework import throttling
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
+
+
+class LiveRatesMixin:
+    """Read the rate when asked, not at import: DRF copies the rates into a class attribute
+    at import time, so a changed setting (tests, benchmarks) would otherwise be ignored."""
+
+    scope: str
+
+    def get_rate(self) -> str | None:
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
 
 def _via_api_key(request: Request) -> bool:
     return getattr(request, "api_key", None) is not None
 
 
-class UserRateThrottle(throttling.UserRateThrottle):
+class UserRateThrottle(LiveRatesMixin, throttling.UserRateThrottle):
     """Per authenticated user (JWT); API-key requests are counted per key instead."""
 
     scope = "user"
@@ -24,11 +35,11 @@ class UserRateThrottle(throttling.UserRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
 
 
-class AnonRateThrottle(throttling.AnonRateThrottle):
+class AnonRateThrottle(LiveRatesMixin, throttling.AnonRateThrottle):
     scope = "anon"
 
 
-class APIKeyRateThrottle(throttling.SimpleRateThrottle):
+class APIKeyRateThrottle(LiveRatesMixin, throttling.SimpleRateThrottle):
     scope = "api_key"
 
     def get_cache_key(self, request: Request, view: object) -> str | None:
@@ -38,7 +49,7 @@ class APIKeyRateThrottle(throttling.SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": key.pk}
 
 
-class IPScopedThrottle(throttling.SimpleRateThrottle):
+class IPScopedThrottle(LiveRatesMixin, throttling.SimpleRateThrottle):
     """Per client IP, for unauthenticated endpoints that attract abuse. Set `scope`."""
 
     def get_cache_key(self, request: Request, view: object) -> str | None:
@@ -49,7 +60,7 @@ class LoginIPThrottle(IPScopedThrottle):
     scope = "login_ip"
 
 
-class LoginEmailThrottle(throttling.SimpleRateThrottle):
+class LoginEmailThrottle(LiveRatesMixin, throttling.SimpleRateThrottle):
     """Per e-mail address tried, whatever the IP."""
 
     scope = "login_email"

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts import pins
+from accounts.errors import PinInvalid, PinLocked
+from accounts.models import User
+from accounts.tests.factories import PASSWORD, PIN, UserFactory
+from audit.models import AuditLog
+from conftest import authenticate
+
+
+@pytest.mark.django_db
+def test_pin_is_stored_as_peppered_hmac_not_plain():
+    user = UserFactory(pin="4321")
+    assert user.pin_hash == pins.pin_digest(user_id=user.pk, pin="4321")
+    assert "4321" not in user.pin_hash
+    assert len(user.pin_hash) == 64
+    # Same PIN, other user: another digest (the user id is in the message).
+    other = UserFactory(pin="4321")
+    assert other.pin_hash != user.pin_hash
+
+
+@pytest.mark.django_db
+def test_set_pin_first_time_then_change_needs_current_pin_or_password(api_client):
+    user = UserFactory(pin="")
+    client = authenticate(api_client, user)
+    assert client.post("/api/v1/auth/pin", {"pin": "1111"}, format="json").status_code == 200
+    refused = client.post("/api/v1/auth/pin", {"pin": "2222"}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["error_code"] == "VALIDATION_ERROR"
+    wrong = client.post("/api/v1/auth/pin", {"pin": "2222", "current_pin": "9999"}, format="json")
+    assert wrong.status_code == 403
+    assert wrong.json()["error_code"] == "PIN_INVALID"
+    assert client.post("/api/v1/auth/pin", {"pin": "2222", "current_pin": "1111"}, format="json").status_code == 200
+    assert client.post("/api/v1/auth/pin", {"pin": "3333", "password": PASSWORD}, format="json").status_code == 200
+    pins.pin_verify(user_id=user.pk, pin="3333")
+    assert AuditLog.objects.filter(action="user.pin_set", target_id=str(user.pk)).count() == 3
+
+
+@pytest.mark.django_db
+def test_pin_format_is_strict(user_client, user):
+    before = User.objects.get(pk=user.pk).pin_hash
+    for bad in ("123", "12345", "abcd", 1234, " 123", None):
+        response = user_client.post("/api/v1/auth/pin", {"pin": bad, "password": PASSWORD}, format="json")
+        assert response.status_code == 400, bad
+        assert response.json()["error_code"] == "VALIDATION_ERROR"
+    assert User.objects.get(pk=user.pk).pin_hash == before
+
+
+@pytest.mark.django_db
+def test_five_wrong_pins_lock_for_thirty_minutes_and_the_lock_expires(user):
+    for attempt in range(4):
+        with pytest.raises(PinInvalid) as exc:
+            pins.pin_verify(user_id=user.pk, pin="0000")
+        assert exc.value.errors["attempts_left"] == 4 - attempt
+    with pytest.raises(PinLocked):
+        pins.pin_verify(user_id=user.pk, pin="0000")
+    with pytest.raises(PinLocked):  # even the right PIN while locked
+        pins.pin_verify(user_id=user.pk, pin=PIN)
+    user.refresh_from_db()
+    assert user.pin_locked_until > timezone.now() + timedelta(minutes=29)
+    assert AuditLog.objects.filter(action="user.pin_locked").count() == 1
+    User.objects.filter(pk=user.pk).update(pin_locked_until=timezone.now() - timedelta(seconds=1))
+    pins.pin_verify(user_id=user.pk, pin=PIN)
+    user.refresh_from_db()
+    assert user.pin_failed_attempts == 0 and user.pin_locked_until is None
+
+
+@pytest.mark.django_db
+def test_right_pin_resets_the_count(user):
+    for _ in range(3):
+        with pytest.raises(PinInvalid):
+            pins.pin_verify(user_id=user.pk, pin="0000")
+    pins.pin_verify(user_id=user.pk, pin=PIN)
+    with pytest.raises(PinInvalid) as exc:
+        pins.pin_verify(user_id=user.pk, pin="0000")
+    assert exc.value.errors["attempts_left"] == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_wrong_pins_never_get_more_than_the_limit_of_comparisons():
+    user = UserFactory()
+    barrier = threading.Barrier(20)
+    outcomes: list[str] = []
+    compared: list[int] = []
+    real_compare = pins.hmac.compare_digest
+
+    def counting_compare(a, b):
+        compared.append(1)
+        return real_compare(a, b)
+
+    def attempt() -> None:
+        barrier.wait()
+        try:
+            pins.pin_verify(user_id=user.pk, pin="0000")
+            outcomes.append("ok")
+        except PinInvalid:
+            outcomes.append("invalid")
+        except PinLocked:
+            outcomes.append("locked")
+        finally:
+            connection.close()
+
+    pins.hmac.compare_digest = counting_compare
+    try:
+        threads = [threading.Thread(target=attempt) for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        pins.hmac.compare_digest = real_compare
+    assert len(compared) == 5
+    assert outcomes.count("invalid") + outcomes.count("locked") == 20
+    assert outcomes.count("invalid") == 4  # the 5th wrong attempt answers "locked"
+    user.refresh_from_db()
+    assert user.pin_failed_attempts == 5
+    assert user.pin_locked_until is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_pin_change_requests_with_wrong_current_pin_lock_at_the_limit():
+    user = UserFactory()
+    barrier = threading.Barrier(12)
+    statuses: list[str] = []
+
+    def change() -> None:
+        client = authenticate(APIClient(), user)
+        barrier.wait()
+        response = client.post("/api/v1/auth/pin", {"pin": "2222", "current_pin": "9999"}, format="json")
+        statuses.append(response.json()["error_code"])
+        connection.close()
+
+    threads = [threading.Thread(target=change) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert statuses.count("PIN_INVALID") == 4
+    assert statuses.count("PIN_LOCKED") == 8
+    user.refresh_from_db()
+    assert user.pin_hash == pins.pin_digest(user_id=user.pk, pin=PIN)
