@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from payments import pages
 
 # Pages outside the API (the sandbox gateway checkout page).
-urlpatterns: list = []
+urlpatterns = [
+    path("sandbox/checkout/<str:reference>", pages.sandbox_checkout_page, name="sandbox-checkout"),
+]

@@ -1,0 +1,56 @@
+"""The two ledger postings payments makes, through wallets' services (docs/ARCHITECTURE.md).
+
+Kept in one module so the legs are read in one place (docs/adr/0002-deposit-fees.md) and so
+the rest of payments imports wallets only here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audit.services import Actor
+from payments.models import Deposit
+
+
+def funding_legs(*, deposit: Deposit, paid_kobo: int, fee_kobo: int, credited_kobo: int) -> list[tuple[str, int]]:
+    """(account code, amount) with + credit / - debit; sums to zero. "wallet" is the owner's.
+
+    clearing:<gw> -(paid - fee)  what the gateway will settle to us
+    fees          -fee           the gateway's charge (an expense)
+    wallet        +credited      what the customer can spend
+    revenue       +(paid - credited)  the fee recovered from the customer, when they bear it
+    """
+    legs = [
+        (f"clearing:{deposit.gateway}", -(paid_kobo - fee_kobo)),
+        ("fees", -fee_kobo),
+        ("wallet", credited_kobo),
+        ("revenue", paid_kobo - credited_kobo),
+    ]
+    return [(code, amount) for code, amount in legs if amount != 0]
+
+
+def post_funding(*, deposit: Deposit, paid_kobo: int, fee_kobo: int, credited_kobo: int, actor: Actor) -> Any:
+    from wallets.services import Leg, journal_post, system_account, wallet_get_or_create
+
+    wallet = wallet_get_or_create(user_id=deposit.user_id, currency=deposit.currency)
+    legs = [
+        Leg(wallet.id if code == "wallet" else system_account(code).id, amount)
+        for code, amount in funding_legs(
+            deposit=deposit, paid_kobo=paid_kobo, fee_kobo=fee_kobo, credited_kobo=credited_kobo
+        )
+    ]
+    return journal_post(
+        key=f"fund:{deposit.gateway}:{deposit.reference}", kind="deposit", legs=legs, reference=deposit.reference,
+        memo=f"Wallet funding via {deposit.gateway}",
+        metadata={"gateway": deposit.gateway, "paid_kobo": paid_kobo, "fee_kobo": fee_kobo},
+        actor=actor,
+    )
+
+
+def post_chargeback(*, deposit: Deposit, amount_kobo: int, reason: str, actor: Actor) -> Any:
+    from wallets.services import chargeback_post
+
+    return chargeback_post(
+        user_id=deposit.user_id, gateway=deposit.gateway, reference=deposit.reference,
+        amount_kobo=amount_kobo, reason=reason, actor=actor,
+    )

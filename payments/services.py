@@ -1,0 +1,284 @@
+"""Deposits: start a checkout, confirm with the gateway, credit exactly once, reverse.
+
+Exactly once, whatever arrives and however often: (1) `deposit_settle` locks the deposit row
+and returns at once when it is already successful or reversed; (2) the journal key
+`fund:<gateway>:<reference>` is UNIQUE in the ledger, so even a second writer that got past
+(1) would get the first journal back; (3) the status moves by conditional update from an
+explicit transition map. The gateway is asked with no transaction open (config.http refuses
+otherwise); only its answer is used, never the webhook's claim.
+
+Fee legs (docs/adr/0002-deposit-fees.md): clearing -(paid - fee), fees -fee, wallet
++credited, revenue +(paid - credited). FEE_BEARER=platform credits what was paid;
+FEE_BEARER=customer credits paid - fee, and the fee recovered from the customer is revenue.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import tasks as account_tasks
+from accounts.callbacks import callback_emit
+from audit.services import Actor, audit_record
+from config.alerts import alert_raise
+from config.metrics import DEPOSITS
+from payments.errors import AmountOutOfRange, GatewayDisabled, GatewayFailed, NotYetCredited, UnknownGatewayError
+from payments.gateways.base import GatewayError
+from payments.gateways.registry import UnknownGateway, gateway_config, get_gateway, is_enabled
+from payments.gateways.types import CheckoutRequest, GatewayTransaction, Money, Status
+from payments.models import Deposit
+
+SYSTEM = Actor.system("payments")
+# Recovery schedule of an initialized deposit: ask the gateway after these many minutes
+# (then every RECHECK_MINUTES), abandon after ABANDON_AFTER.
+CHECK_SCHEDULE_MINUTES = (3, 5, 10, 30, 60)
+RECHECK_MINUTES = 180
+ABANDON_AFTER = timedelta(hours=24)
+Status_ = Deposit.Status
+
+
+def new_reference() -> str:
+    """DEP-<20 base32 chars>: unguessable, unique, and within Paystack's [A-Za-z0-9-.=]."""
+    alphabet = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
+    return "DEP-" + "".join(secrets.choice(alphabet) for _ in range(20))
+
+
+def next_check_delay(attempts: int) -> timedelta:
+    minutes = CHECK_SCHEDULE_MINUTES[attempts] if attempts < len(CHECK_SCHEDULE_MINUTES) else RECHECK_MINUTES
+    return timedelta(minutes=minutes)
+
+
+def gateway_require_enabled(gateway: str) -> None:
+    try:
+        gateway_config(gateway)
+    except UnknownGateway as exc:
+        raise UnknownGatewayError() from exc
+    if not is_enabled(gateway):
+        raise GatewayDisabled()
+
+
+# --- start ---------------------------------------------------------------------------------
+
+
+def deposit_start(*, user: Any, gateway: str, amount_kobo: int, callback_url: str = "") -> Deposit:
+    """Create the deposit (committed), then open the gateway's checkout (no transaction open),
+    then store the gateway's ids. A failed checkout call leaves the deposit initialized: it
+    may exist at the gateway after a timeout, and the sweep verifies and later abandons it.
+
+    Raises UNKNOWN_GATEWAY, GATEWAY_DISABLED, AMOUNT_OUT_OF_RANGE, GATEWAY_ERROR.
+    """
+    gateway_require_enabled(gateway)
+    if not settings.FUND_MIN_KOBO <= amount_kobo <= settings.FUND_MAX_KOBO:
+        raise AmountOutOfRange(
+            f"Fund between {settings.FUND_MIN_KOBO} and {settings.FUND_MAX_KOBO} kobo.",
+            errors={"amount": {"min": settings.FUND_MIN_KOBO, "max": settings.FUND_MAX_KOBO}},
+        )
+    now = timezone.now()
+    deposit = Deposit.objects.create(
+        user=user, gateway=gateway, reference=new_reference(), amount_kobo=amount_kobo,
+        currency=settings.WALLET_CURRENCY, next_check_at=now + next_check_delay(0),
+    )
+    DEPOSITS.labels(gateway=gateway, status=Status_.INITIALIZED).inc()
+    adapter = get_gateway(gateway)
+    request = CheckoutRequest(
+        reference=deposit.reference, amount=Money(amount_kobo, deposit.currency), email=user.email,
+        customer_name=user.get_full_name() if hasattr(user, "get_full_name") else "",
+        callback_url=callback_url or f"{settings.SITE_URL}/api/v1/wallet/fund/{deposit.reference}",
+        metadata={"reference": deposit.reference,
+                  "webhook_url": f"{settings.SITE_URL}/api/v1/payments/webhooks/{gateway}"},
+    )
+    try:
+        session = adapter.create_checkout(request)
+    except GatewayError as exc:
+        Deposit.objects.filter(pk=deposit.pk).update(status_reason=f"checkout failed: {exc}"[:500])
+        raise GatewayFailed() from exc
+    Deposit.objects.filter(pk=deposit.pk).update(
+        authorization_url=session.authorization_url, gateway_reference=session.gateway_reference[:128]
+    )
+    deposit.authorization_url, deposit.gateway_reference = session.authorization_url, session.gateway_reference
+    return deposit
+
+
+# --- confirm and settle ---------------------------------------------------------------------
+
+
+def deposit_confirm(
+    *, deposit_id: int, event_transaction_id: str = "", txn: GatewayTransaction | None = None,
+    actor: Actor = SYSTEM,
+) -> Deposit:
+    """Ask the gateway what happened (unless `txn` is that answer already), then settle.
+
+    Must be called with no transaction open. Raises GatewayError (transient or permanent)
+    when the gateway gives no answer; the deposit is then unchanged.
+    """
+    deposit = Deposit.objects.get(pk=deposit_id)
+    if deposit.status in (Status_.SUCCESSFUL, Status_.REVERSED):
+        return deposit
+    if txn is None:
+        adapter = get_gateway(deposit.gateway)
+        by_gateway_reference = deposit.source == Deposit.Source.VIRTUAL_ACCOUNT and deposit.gateway == "paystack"
+        txn = adapter.fetch_transaction(
+            reference=deposit.gateway_reference if by_gateway_reference else deposit.reference,
+            gateway_transaction_id=deposit.gateway_transaction_id or event_transaction_id,
+            checkout_id="" if deposit.source == Deposit.Source.VIRTUAL_ACCOUNT else deposit.gateway_reference,
+        )
+    return deposit_settle(deposit_id=deposit.pk, txn=txn, actor=actor)
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    status: str  # the Deposit.Status to move to, or "" to stay
+    reason: str = ""
+
+
+def _judge(deposit: Deposit, txn: GatewayTransaction) -> _Verdict:
+    """Compare the gateway's answer with what we expect. Pure."""
+    if txn.status == Status.SUCCEEDED:
+        if txn.amount is None:
+            return _Verdict(Status_.NEEDS_REVIEW, "gateway reported success without a usable amount")
+        if txn.amount.currency != deposit.currency:
+            return _Verdict(Status_.NEEDS_REVIEW, f"currency {txn.amount.currency} != {deposit.currency}")
+        if deposit.source == Deposit.Source.CHECKOUT:
+            if txn.reference and txn.reference != deposit.reference:
+                return _Verdict(Status_.NEEDS_REVIEW, f"gateway reference {txn.reference!r} != ours")
+            if txn.amount.minor != deposit.amount_kobo:
+                kind = "underpaid" if txn.amount.minor < deposit.amount_kobo else "overpaid"
+                return _Verdict(Status_.NEEDS_REVIEW, f"{kind}: paid {txn.amount.minor}, expected {deposit.amount_kobo}")
+        elif (
+            deposit.gateway_transaction_id and txn.gateway_transaction_id
+            and txn.gateway_transaction_id != deposit.gateway_transaction_id
+        ):
+            return _Verdict(Status_.NEEDS_REVIEW, "gateway transaction id does not match the transfer")
+        if txn.amount.minor <= 0:
+            return _Verdict(Status_.NEEDS_REVIEW, "non-positive amount")
+        return _Verdict(Status_.SUCCESSFUL)
+    if txn.status == Status.FAILED and deposit.status == Status_.INITIALIZED:
+        return _Verdict(Status_.FAILED, txn.message or "the gateway reports the payment failed")
+    return _Verdict("", txn.message)
+
+
+def deposit_settle(*, deposit_id: int, txn: GatewayTransaction, actor: Actor = SYSTEM) -> Deposit:
+    """Apply the gateway's answer. Locks the deposit row; idempotent (already successful or
+    reversed -> unchanged; the journal key is unique besides). Posts the funding journal, the
+    reseller callback and the receipt in one transaction with the status change."""
+    with transaction.atomic():
+        deposit = Deposit.objects.select_for_update().get(pk=deposit_id)
+        if deposit.status in (Status_.SUCCESSFUL, Status_.REVERSED):
+            return deposit
+        verdict = _judge(deposit, txn)
+        if verdict.status == Status_.SUCCESSFUL:
+            _credit(deposit, txn, actor)
+        elif verdict.status == Status_.NEEDS_REVIEW and deposit.status != Status_.NEEDS_REVIEW:
+            _transition(deposit, Status_.NEEDS_REVIEW, reason=verdict.reason,
+                        paid_kobo=txn.amount.minor if txn.amount else None)
+            audit_record(action="deposit.review", actor=actor, target=deposit, reason=verdict.reason)
+            alert_raise(kind="deposit_review", dedupe_key=f"deposit_review:{deposit.reference}",
+                        message=f"Deposit {deposit.reference} needs review: {verdict.reason}")
+        elif verdict.status == Status_.FAILED:
+            _transition(deposit, Status_.FAILED, reason=verdict.reason, next_check_at=None)
+        return deposit
+
+
+def _fee_kobo(deposit: Deposit, txn: GatewayTransaction, paid: int) -> int:
+    if txn.fee is None or txn.fee.currency != deposit.currency:
+        return 0
+    return max(0, min(txn.fee.minor, paid))
+
+
+def _credit(deposit: Deposit, txn: GatewayTransaction, actor: Actor) -> None:
+    from payments import ledger  # the wallets adapter: keeps this module importable alone
+
+    assert txn.amount is not None
+    paid = txn.amount.minor
+    fee = _fee_kobo(deposit, txn, paid)
+    bearer = gateway_config(deposit.gateway).get("FEE_BEARER", "platform")
+    credited = paid - fee if bearer == "customer" else paid
+    journal = ledger.post_funding(deposit=deposit, paid_kobo=paid, fee_kobo=fee, credited_kobo=credited, actor=actor)
+    extra: dict[str, Any] = {"paid_kobo": paid, "fee_kobo": fee, "credited_kobo": credited,
+                             "journal_key": journal.idempotency_key, "succeeded_at": timezone.now(),
+                             "next_check_at": None}
+    if deposit.source == Deposit.Source.VIRTUAL_ACCOUNT:
+        extra["amount_kobo"] = paid  # a transfer is worth what arrived
+    if txn.gateway_transaction_id and not deposit.gateway_transaction_id:
+        extra["gateway_transaction_id"] = txn.gateway_transaction_id[:128]
+    _transition(deposit, Status_.SUCCESSFUL, reason="", **extra)
+    audit_record(action="deposit.credit", actor=actor, target=deposit,
+                 changes={"paid_kobo": paid, "fee_kobo": fee, "credited_kobo": credited})
+    callback_emit(
+        user_id=deposit.user_id, event_type="deposit.successful", event_id=f"deposit.successful:{deposit.reference}",
+        data={"reference": deposit.reference, "gateway": deposit.gateway, "amount": credited, "paid": paid,
+              "fee": fee, "currency": deposit.currency},
+    )
+    account_tasks.email_notice_send.delay_on_commit(
+        deposit.user_id, "deposit_receipt",
+        {"reference": deposit.reference, "gateway": deposit.gateway, "credited_naira": _naira(credited),
+         "paid_naira": _naira(paid), "fee_naira": _naira(fee)},
+    )
+
+
+def _naira(kobo: int) -> str:
+    return f"{kobo // 100:,}.{kobo % 100:02d}"
+
+
+def _transition(deposit: Deposit, to: str, *, reason: str = "", **fields: Any) -> None:
+    """The one status move: allowed by Deposit.TRANSITIONS, conditional on the current status."""
+    if to not in Deposit.TRANSITIONS[deposit.status]:
+        raise ValueError(f"deposit {deposit.reference}: {deposit.status} -> {to} is not allowed")
+    moved = Deposit.objects.filter(pk=deposit.pk, status=deposit.status).update(
+        status=to, status_reason=reason[:1000], updated_at=timezone.now(), **fields
+    )
+    if moved != 1:
+        raise RuntimeError(f"deposit {deposit.reference} changed under a row lock")  # cannot happen
+    for name, value in {"status": to, "status_reason": reason, **fields}.items():
+        setattr(deposit, name, value)
+    transaction.on_commit(lambda: DEPOSITS.labels(gateway=deposit.gateway, status=to).inc())
+
+
+# --- reverse ---------------------------------------------------------------------------------
+
+
+def deposit_reverse(*, deposit_id: int, amount_kobo: int | None, reason: str, actor: Actor = SYSTEM) -> Deposit:
+    """A refund or chargeback of a credited deposit: the wallets chargeback service debits what
+    is available, books the rest to receivables, freezes and alerts when money was spent.
+    Idempotent on `chargeback:<gateway>:<reference>`. Raises NotYetCredited when the funding
+    has not been credited yet (the caller retries later), InvalidState for other states."""
+    from payments import ledger
+
+    with transaction.atomic():
+        deposit = Deposit.objects.select_for_update().get(pk=deposit_id)
+        if deposit.status == Status_.REVERSED:
+            return deposit
+        if deposit.status != Status_.SUCCESSFUL:
+            raise NotYetCredited(deposit.reference)
+        assert deposit.credited_kobo is not None
+        amount = deposit.credited_kobo if amount_kobo is None else min(amount_kobo, deposit.credited_kobo)
+        ledger.post_chargeback(deposit=deposit, amount_kobo=amount, reason=reason, actor=actor)
+        _transition(deposit, Status_.REVERSED, reason=reason)
+        audit_record(action="deposit.reverse", actor=actor, target=deposit, reason=reason,
+                     changes={"amount_kobo": amount})
+        return deposit
+
+
+def deposit_abandon_if_stale(*, deposit_id: int, now: Any = None) -> bool:
+    """Mark an initialized deposit older than ABANDON_AFTER abandoned (a late payment still
+    credits: abandoned -> successful is allowed)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        deposit = Deposit.objects.select_for_update().get(pk=deposit_id)
+        if deposit.status != Status_.INITIALIZED or deposit.created_at > now - ABANDON_AFTER:
+            return False
+        _transition(deposit, Status_.ABANDONED, reason="no payment before the checkout expired", next_check_at=None)
+        return True
+
+
+def va_deposit_reference(gateway: str, gateway_transaction_id: str) -> str:
+    """Deterministic, Paystack-safe reference of a transfer into a virtual account."""
+    cleaned = re.sub(r"[^A-Za-z0-9.=-]", "-", gateway_transaction_id)[:80]
+    return f"VA-{gateway[:4].upper()}-{cleaned}"

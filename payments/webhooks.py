@@ -1,0 +1,274 @@
+"""Inbound gateway webhooks: receive (store, authenticate, dedupe) and process.
+
+Receive runs in the request and is fast: the delivery row is committed first (evidence that
+survives anything after it, forgeries included), then the signature is checked on the raw
+bytes, then the event is inserted under its UNIQUE (gateway, dedupe_key) — only after
+authentication, so a forged post can never take the genuine event's key. Processing runs in
+a task (queue "webhooks") that asks the gateway before any money moves.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from audit.services import Actor, audit_record
+from config.alerts import alert_raise
+from config.metrics import WEBHOOK_DELIVERIES
+from payments import services
+from payments.errors import NotYetCredited
+from payments.gateways.base import GatewayError, MalformedEvent
+from payments.gateways.registry import get_gateway
+from payments.gateways.types import InboundWebhook, NormalizedEvent
+from payments.models import Deposit, VirtualAccount, WebhookDelivery, WebhookEvent
+
+log = structlog.get_logger("payments.webhooks")
+
+# Headers kept with a delivery. Values that equal the secret itself (Flutterwave's verif-hash,
+# Chapa's Chapa-Signature is HMAC(secret, secret): a constant) are never stored.
+KEPT_HEADERS = (
+    "content-type", "content-length", "user-agent", "x-forwarded-for", "x-request-id",
+    "x-paystack-signature", "flutterwave-signature", "monnify-signature", "stripe-signature",
+    "x-chapa-signature", "x-signature", "x-sandbox-signature",
+)
+SECRET_EQUIVALENT_HEADERS = ("verif-hash", "chapa-signature")
+# An event stored but never processed (a crash between the two) is taken again after this.
+STALE_UNPROCESSED = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    status: int  # HTTP status to answer
+    error_code: str = ""
+    delivery_id: int | None = None
+    event_id: int | None = None
+    verdict: str = ""
+
+
+def kept_headers(headers: dict[str, str]) -> dict[str, str]:
+    kept = {name: value[:1000] for name, value in headers.items() if name in KEPT_HEADERS}
+    for name in SECRET_EQUIVALENT_HEADERS:
+        if name in headers:
+            kept[name] = "[present, not stored]"
+    return kept
+
+
+def webhook_receive(
+    *, gateway: str, body: bytes, headers: dict[str, str], query: dict[str, str], remote_ip: str | None
+) -> Receipt:
+    """Store, authenticate and dedupe one POST. Never holds a transaction across the check.
+    401 bad/missing signature, 400 malformed, 200 otherwise (including duplicates and events
+    we ignore: a non-2xx would make the gateway retry for days)."""
+    headers = {name.lower(): value for name, value in headers.items()}
+    delivery = WebhookDelivery.objects.create(
+        gateway=gateway, headers=kept_headers(headers), query=query, body=body, remote_ip=remote_ip
+    )
+    adapter = get_gateway(gateway)
+    inbound = InboundWebhook(gateway=gateway, headers=headers, body=body, query=query, remote_ip=remote_ip)
+    check = adapter.verify_signature(inbound)
+    if not check.ok:
+        return _judged(delivery, WebhookDelivery.Verdict.REJECTED_SIGNATURE, check.reason, 401,
+                       "WEBHOOK_SIGNATURE_INVALID")
+    try:
+        event = adapter.parse_event(inbound)
+    except MalformedEvent as exc:
+        return _judged(delivery, WebhookDelivery.Verdict.REJECTED_MALFORMED, str(exc), 400, "MALFORMED_JSON")
+    if not event.dedupe_key.strip(":"):
+        return _judged(delivery, WebhookDelivery.Verdict.REJECTED_MALFORMED, "no event id", 400, "MALFORMED_JSON")
+    if event.livemode is not None and event.livemode != adapter.live:
+        mode = "live" if event.livemode else "test"
+        return _judged(delivery, WebhookDelivery.Verdict.IGNORED, f"{mode} event on a {'live' if adapter.live else 'test'} account", 200)
+    stored, created = _event_get_or_create(event, delivery, body)
+    verdict = WebhookDelivery.Verdict.ACCEPTED if created else WebhookDelivery.Verdict.DUPLICATE
+    reason = "" if check.body_bound else "origin-only signature: the gateway's verify API decides"
+    receipt = _judged(delivery, verdict, reason, 200, event=stored)
+    stale = stored.processed_at is None and stored.received_at < timezone.now() - STALE_UNPROCESSED
+    if created or stale or stored.outcome == WebhookEvent.Outcome.ERROR:
+        from payments import tasks
+
+        tasks.webhook_event_process.delay_on_commit(stored.pk)
+    return receipt
+
+
+def _event_get_or_create(event: NormalizedEvent, delivery: WebhookDelivery, body: bytes) -> tuple[WebhookEvent, bool]:
+    try:
+        with transaction.atomic():
+            return WebhookEvent.objects.create(
+                gateway=event.gateway, dedupe_key=event.dedupe_key[:255], event_type=event.event_type[:64],
+                kind=event.kind, reference=event.reference[:128],
+                gateway_transaction_id=event.gateway_transaction_id[:128],
+                payload=json.loads(body), first_delivery=delivery,
+            ), True
+    except IntegrityError:
+        return WebhookEvent.objects.get(gateway=event.gateway, dedupe_key=event.dedupe_key[:255]), False
+
+
+def _judged(
+    delivery: WebhookDelivery, verdict: str, reason: str, status: int, error_code: str = "",
+    event: WebhookEvent | None = None,
+) -> Receipt:
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(verdict=verdict, reason=reason[:1000], event=event)
+    WEBHOOK_DELIVERIES.labels(gateway=delivery.gateway, verdict=verdict).inc()
+    if status >= 400:
+        log.warning("webhook_rejected", gateway=delivery.gateway, delivery_id=delivery.pk, verdict=verdict,
+                    reason=reason)
+    return Receipt(status=status, error_code=error_code, delivery_id=delivery.pk,
+                   event_id=event.pk if event else None, verdict=verdict)
+
+
+# --- processing -------------------------------------------------------------------------------
+
+
+def webhook_event_process(*, event_id: int, actor: Actor = services.SYSTEM) -> str:
+    """Settle one stored event. Idempotent: a processed event returns its outcome; every
+    money step below is idempotent on its own key anyway. A GatewayError propagates (the task
+    retries; the sweep takes the event again later) after recording it on the event."""
+    stored = WebhookEvent.objects.select_related("first_delivery").get(pk=event_id)
+    if stored.processed_at is not None and stored.outcome != WebhookEvent.Outcome.ERROR:
+        return stored.outcome
+    WebhookEvent.objects.filter(pk=stored.pk).update(attempts=F("attempts") + 1)
+    adapter = get_gateway(stored.gateway)
+    delivery = stored.first_delivery
+    event = adapter.parse_event(InboundWebhook(
+        gateway=stored.gateway, headers=delivery.headers if delivery else {},
+        body=bytes(delivery.body) if delivery else json.dumps(stored.payload).encode(),
+        query=delivery.query if delivery else {},
+    ))
+    try:
+        outcome, deposit = _process(event)
+    except NotYetCredited:
+        _record(stored, WebhookEvent.Outcome.ERROR, None, "the funding it reverses is not credited yet", done=False)
+        return WebhookEvent.Outcome.ERROR
+    except GatewayError as exc:
+        _record(stored, WebhookEvent.Outcome.ERROR, None, str(exc), done=False)
+        raise
+    _record(stored, outcome, deposit, "")
+    return outcome
+
+
+def _record(stored: WebhookEvent, outcome: str, deposit: Deposit | None, error: str, done: bool = True) -> None:
+    WebhookEvent.objects.filter(pk=stored.pk).update(
+        outcome=outcome, error=error[:2000], deposit=deposit or stored.deposit,
+        processed_at=timezone.now() if done else None,
+    )
+
+
+def _process(event: NormalizedEvent) -> tuple[str, Deposit | None]:
+    Outcome = WebhookEvent.Outcome
+    if event.kind in ("funding", "failed"):
+        deposit, txn = _deposit_for(event)
+        if deposit is None:
+            _alert_orphan(event)
+            return Outcome.ORPHAN, None
+        before = deposit.status
+        deposit = services.deposit_confirm(
+            deposit_id=deposit.pk, event_transaction_id=event.gateway_transaction_id, txn=txn
+        )
+        if deposit.status == Deposit.Status.REVERSED:
+            return Outcome.REVERSED, deposit
+        if deposit.status == Deposit.Status.SUCCESSFUL:
+            return (Outcome.ALREADY_CREDITED if before == deposit.status else Outcome.CREDITED), deposit
+        return {
+            Deposit.Status.FAILED: Outcome.FAILED_DEPOSIT, Deposit.Status.NEEDS_REVIEW: Outcome.NEEDS_REVIEW,
+        }.get(deposit.status, Outcome.NOT_PAID), deposit
+    if event.kind in ("refund", "chargeback"):
+        deposit = _deposit_by_ids(event)
+        if deposit is None:
+            _alert_orphan(event)
+            return Outcome.ORPHAN, None
+        services.deposit_reverse(
+            deposit_id=deposit.pk, amount_kobo=event.amount.minor if event.amount else None,
+            reason=f"{event.gateway} {event.event_type}",
+        )
+        return Outcome.REVERSED, deposit
+    if event.kind == "va_assigned":
+        from payments import virtual_accounts
+
+        virtual_accounts.virtual_account_assigned(event=event)
+    return Outcome.IGNORED, None
+
+
+def _deposit_by_ids(event: NormalizedEvent) -> Deposit | None:
+    query = Q(pk__in=[])
+    if event.reference:
+        query |= Q(reference=event.reference) | Q(gateway_reference=event.reference)
+    if event.gateway_transaction_id:
+        query |= Q(gateway_transaction_id=event.gateway_transaction_id)
+    return Deposit.objects.filter(query, gateway=event.gateway).order_by("pk").first()
+
+
+def _deposit_for(event: NormalizedEvent) -> tuple[Deposit | None, Any]:
+    """The deposit an event is about: ours by reference (same gateway only); a transfer into a
+    virtual account (created here, keyed by the gateway's transaction id); or, for gateways
+    whose notification carries only their own id (Mercado Pago), found through the verify."""
+    if event.virtual_account_number or (event.customer_reference and not event.reference):
+        return _virtual_account_deposit(event), None
+    deposit = _deposit_by_ids(event)
+    if deposit is not None or event.reference or not event.gateway_transaction_id:
+        if deposit is None and event.reference:
+            account = VirtualAccount.objects.filter(gateway=event.gateway, customer_reference=event.reference).first()
+            if account is not None:  # Flutterwave static accounts: tx_ref is the account's
+                return _virtual_account_deposit(event, account), None
+        return deposit, None
+    txn = get_gateway(event.gateway).fetch_transaction(gateway_transaction_id=event.gateway_transaction_id)
+    deposit = Deposit.objects.filter(gateway=event.gateway, reference=txn.reference).first() if txn.reference else None
+    return deposit, txn
+
+
+def _virtual_account_deposit(event: NormalizedEvent, account: VirtualAccount | None = None) -> Deposit | None:
+    if account is None:
+        accounts = VirtualAccount.objects.filter(gateway=event.gateway)
+        if event.virtual_account_number:
+            account = accounts.filter(account_number=event.virtual_account_number).first()
+        if account is None and event.customer_reference:
+            account = accounts.filter(customer_reference=event.customer_reference).first()
+    txn_id = event.gateway_transaction_id or event.reference
+    if account is None or not txn_id:
+        return None
+    deposit, _ = Deposit.objects.get_or_create(
+        reference=services.va_deposit_reference(event.gateway, txn_id),
+        defaults={
+            "user_id": account.user_id, "gateway": event.gateway, "source": Deposit.Source.VIRTUAL_ACCOUNT,
+            "amount_kobo": event.amount.minor if event.amount and event.amount.minor > 0 else 1,
+            "currency": account_currency(event), "gateway_reference": event.reference[:128],
+            "gateway_transaction_id": event.gateway_transaction_id[:128], "virtual_account": account,
+            "next_check_at": timezone.now() + services.next_check_delay(0),
+        },
+    )
+    return deposit
+
+
+def account_currency(event: NormalizedEvent) -> str:
+    from django.conf import settings
+
+    return event.amount.currency if event.amount else settings.WALLET_CURRENCY
+
+
+def _alert_orphan(event: NormalizedEvent) -> None:
+    alert_raise(
+        kind="webhook_orphan", dedupe_key=f"webhook_orphan:{event.gateway}:{event.dedupe_key}"[:255],
+        message=f"{event.gateway} {event.event_type} matches no deposit or virtual account",
+        details={"reference": event.reference, "gateway_transaction_id": event.gateway_transaction_id,
+                 "account_number": event.virtual_account_number},
+    )
+
+
+def webhook_event_reprocess(*, event_id: int, actor: Actor, reason: str = "") -> str:
+    """Staff: process a stored event again (audited). Idempotent: money moves at most once
+    (the deposit lock and the journal key), so re-running a credited event changes nothing."""
+    with transaction.atomic():
+        stored = WebhookEvent.objects.select_for_update().get(pk=event_id)
+        audit_record(action="webhook_event.reprocess", actor=actor, target=stored, reason=reason,
+                     changes={"previous_outcome": stored.outcome})
+        WebhookEvent.objects.filter(pk=stored.pk).update(processed_at=None, outcome=WebhookEvent.Outcome.PENDING)
+    try:
+        return webhook_event_process(event_id=event_id, actor=actor)
+    except GatewayError:
+        return WebhookEvent.Outcome.ERROR
