@@ -45,6 +45,10 @@ ACTIONS: dict[str, str] = {
     "adjustment.reject": "Staff rejected a wallet adjustment",
     "adjustment.post": "A wallet adjustment was posted",
     "ledger.finding": "The ledger check found a problem",
+    "hold.place": "Funds were held on a wallet",
+    "hold.capture": "A hold was captured",
+    "hold.release": "A hold was released",
+    "chargeback.post": "A chargeback was posted against a wallet",
     # payments
     "deposit.credit": "A deposit was credited",
     "deposit.reverse": "A deposit was reversed (refund or chargeback)",

@@ -271,6 +271,13 @@ CORS_ALLOWED_ORIGINS = env.list("CORS_ORIGINS", default=[])
 # --- Money, limits, pricing -----------------------------------------------------------------
 WALLET_CURRENCY = env.str("WALLET_CURRENCY", default="NGN")
 ADJUSTMENT_APPROVAL_THRESHOLD_KOBO = env.int("ADJUSTMENT_APPROVAL_THRESHOLD_KOBO", default=5_000_000)
+# Ledger postings: lock wait per statement, bounded retries of a deadlock/lock timeout, and
+# the review deadline set on a hold (never an automatic release).
+WALLET_LOCK_TIMEOUT_MS = env.int("WALLET_LOCK_TIMEOUT_MS", default=2000)
+WALLET_DEADLOCK_RETRIES = env.int("WALLET_DEADLOCK_RETRIES", default=3)
+HOLD_REVIEW_HOURS = env.int("HOLD_REVIEW_HOURS", default=48)
+LEDGER_CHECK_FREEZE = env.bool("LEDGER_CHECK_FREEZE", default=True)  # the checker freezes affected wallets
+BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)  # bench/ URLs (benchmark runs only)
 # Per KYC tier: single transaction maximum, daily outflow (Africa/Lagos day), maximum balance.
 KYC_TIER_LIMITS_KOBO = {
     0: {

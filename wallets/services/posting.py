@@ -1,0 +1,336 @@
+"""The posting primitive: the only code that changes a balance.
+
+One journal = one transaction (or a savepoint in the caller's): insert the journal with its
+UNIQUE idempotency key (`ON CONFLICT DO NOTHING`: a concurrent twin waits for the first to
+commit, then finds it), then one guarded atomic UPDATE ... RETURNING per materialised account,
+in ascending id order, then the entries with their running balances. READ COMMITTED: a blocked
+UPDATE re-evaluates its WHERE clause on the newest row version, so the guard and the write
+cannot be split (reference/ledger.md §2.1). The CHECK constraints on the account row and the
+deferred "journal balances" trigger are the backstop.
+
+System accounts are not materialised: their entries are inserted, their rows never updated
+here (docs/adr/0001-hot-system-accounts.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db import OperationalError, connection, models, transaction
+from django.utils import timezone
+
+from audit.services import Actor
+from config.errors import NotFound
+from config.metrics import LEDGER_POSTINGS
+from wallets.errors import IdempotencyConflict, InsufficientFunds, LedgerBusy, LimitExceeded, WalletFrozen
+from wallets.models import Entry, Journal, LedgerAccount
+
+T = TypeVar("T")
+
+# The journal key families of DESIGN §2 (hold:<ref> is the Hold's own reference). A new
+# family goes here and into docs/ARCHITECTURE.md in the same commit.
+KEY_PREFIXES = ("fund:", "capture:", "reversal:", "refund:", "transfer:", "adjust:", "bankfund:", "chargeback:")
+# Debits that still post on a frozen wallet: capture of an existing hold, a reversal, a chargeback.
+FROZEN_DEBIT_KINDS = frozenset({Journal.Kind.PURCHASE, Journal.Kind.REVERSAL, Journal.Kind.CHARGEBACK})
+RETRYABLE_SQLSTATES = frozenset({"40P01", "55P03", "40001"})  # deadlock, lock timeout, serialization
+SYSTEM_ACTOR = Actor.system("wallets")
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One side of a journal: + credit, - debit, in kobo."""
+
+    account_id: int
+    amount_kobo: int
+
+
+@dataclass(frozen=True)
+class OutflowChange:
+    """Move today's outflow counter: +amount counts (refused past `limit_kobo`), -amount gives
+    back (only when the counter is still on `day`)."""
+
+    day: date
+    amount_kobo: int
+    limit_kobo: int | None = None
+
+
+@dataclass
+class AccountChange:
+    """Everything one posting does to one materialised account row, applied by one UPDATE."""
+
+    delta_kobo: int = 0
+    held_delta_kobo: int = 0
+    require_active: bool = False
+    guard_available: bool = False
+    outflow: OutflowChange | None = None
+    max_balance_kobo: int | None = None
+
+
+# --- transactions -------------------------------------------------------------------------
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    return getattr(exc.__cause__, "sqlstate", None) or getattr(exc, "sqlstate", None)
+
+
+def _set_lock_timeout() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = {int(settings.WALLET_LOCK_TIMEOUT_MS)}")
+
+
+def run_in_transaction(work: Callable[[], T]) -> T:
+    """Run `work` in `transaction.atomic` (a savepoint when the caller has a transaction open)
+    with `SET LOCAL lock_timeout`, retrying a deadlock or lock timeout a bounded number of
+    times with jitter. A savepoint rollback releases the locks taken inside it, so the retry
+    also works nested. After the last try the client gets 503 SERVICE_UNAVAILABLE, never a
+    deadlock error."""
+    attempts = max(1, settings.WALLET_DEADLOCK_RETRIES)
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction.atomic():
+                _set_lock_timeout()
+                return work()
+        except OperationalError as exc:
+            if _sqlstate(exc) not in RETRYABLE_SQLSTATES:
+                raise
+            if attempt == attempts:
+                raise LedgerBusy("The wallet is busy; retry the request.") from exc
+            time.sleep(random.uniform(0.002, 0.02) * attempt)  # jitter so the retries don't collide again
+    raise AssertionError("unreachable")
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def check_amount(amount_kobo: Any) -> int:
+    if isinstance(amount_kobo, bool) or not isinstance(amount_kobo, int) or amount_kobo <= 0:
+        raise ValueError(f"amount must be a positive integer of kobo, not {amount_kobo!r}")
+    return amount_kobo
+
+
+def legs_hash(kind: str, legs: Iterable[Leg]) -> str:
+    """What makes two postings "the same": kind and the multiset of (account, amount)."""
+    canonical = kind + "|" + ";".join(f"{leg.account_id}:{leg.amount_kobo}" for leg in sorted(legs, key=_leg_sort))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _leg_sort(leg: Leg) -> tuple[int, int]:
+    return (leg.account_id, leg.amount_kobo)
+
+
+def _validate(key: str, kind: str, legs: Sequence[Leg]) -> None:
+    if not isinstance(key, str) or not key.startswith(KEY_PREFIXES) or len(key) > 255:
+        raise ValueError(f"journal key {key!r} is not one of the families {KEY_PREFIXES}")
+    if kind not in Journal.Kind.values:
+        raise ValueError(f"unknown journal kind {kind!r}")
+    if len(legs) < 2:
+        raise ValueError("a journal needs at least two legs")
+    for leg in legs:
+        if isinstance(leg.amount_kobo, bool) or not isinstance(leg.amount_kobo, int) or leg.amount_kobo == 0:
+            raise ValueError(f"leg amounts are non-zero integers of kobo, not {leg.amount_kobo!r}")
+    if len({leg.account_id for leg in legs}) != len(legs):
+        raise ValueError("an account appears twice in one journal")
+
+
+def _accounts(legs: Sequence[Leg], known: dict[int, LedgerAccount] | None) -> dict[int, LedgerAccount]:
+    ids = {leg.account_id for leg in legs}
+    found = {pk: account for pk, account in (known or {}).items() if pk in ids}
+    missing = ids - set(found)
+    if missing:
+        fields = ("id", "currency", "kind", "materialised", "allow_negative", "status")
+        found.update({a.pk: a for a in LedgerAccount.objects.filter(pk__in=missing).only(*fields)})
+    if set(found) != ids:
+        raise NotFound(f"No ledger account {sorted(ids - set(found))}.")
+    totals: dict[str, int] = {}
+    for leg in legs:
+        currency = found[leg.account_id].currency
+        totals[currency] = totals.get(currency, 0) + leg.amount_kobo
+    unbalanced = {currency: total for currency, total in totals.items() if total != 0}
+    if unbalanced:
+        raise ValueError(f"legs do not sum to zero per currency: {unbalanced}")
+    return found
+
+
+# --- SQL ----------------------------------------------------------------------------------
+
+
+def insert_ignoring_conflict(obj: models.Model) -> bool:
+    """INSERT `obj` ... ON CONFLICT DO NOTHING RETURNING id: True and `obj.pk` set when the row
+    was inserted, False when a UNIQUE constraint already held a row (after waiting for a
+    concurrent inserter to commit or roll back). One round trip, no savepoint."""
+    meta = obj._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608 - identifiers from model metadata, values are parameters
+        "ON CONFLICT DO NOTHING RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    obj.pk = row[0]
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return True
+
+
+def _day(value: date) -> Any:
+    return connection.ops.adapt_datefield_value(value)
+
+
+def apply_change(account_id: int, change: AccountChange) -> tuple[int, int]:
+    """One guarded UPDATE ... RETURNING on a materialised account. Returns (balance, held).
+    When the guard refuses, finds out why and raises the matching error."""
+    sets = ["balance_kobo = balance_kobo + %s", "held_kobo = held_kobo + %s"]
+    set_params: list[Any] = [change.delta_kobo, change.held_delta_kobo]
+    where = ["id = %s", "materialised"]
+    where_params: list[Any] = [account_id]
+    if change.require_active:
+        where.append("status = 'active'")
+    if change.guard_available:
+        where.append("(allow_negative OR balance_kobo - held_kobo + %s >= 0)")
+        where_params.append(change.delta_kobo - change.held_delta_kobo)
+    if change.max_balance_kobo is not None and change.delta_kobo > 0:
+        where.append("balance_kobo + %s <= %s")
+        where_params += [change.delta_kobo, change.max_balance_kobo]
+    outflow = change.outflow
+    if outflow is not None and outflow.amount_kobo > 0:
+        sets.append("outflow_kobo = CASE WHEN outflow_day = %s THEN outflow_kobo + %s ELSE %s END")
+        sets.append("outflow_day = %s")
+        set_params += [_day(outflow.day), outflow.amount_kobo, outflow.amount_kobo, _day(outflow.day)]
+        if outflow.limit_kobo is not None:
+            where.append("(CASE WHEN outflow_day = %s THEN outflow_kobo ELSE 0 END) + %s <= %s")
+            where_params += [_day(outflow.day), outflow.amount_kobo, outflow.limit_kobo]
+    elif outflow is not None and outflow.amount_kobo < 0:
+        give_back = -outflow.amount_kobo
+        sets.append(
+            "outflow_kobo = CASE WHEN outflow_day = %s AND outflow_kobo >= %s THEN outflow_kobo - %s"
+            " WHEN outflow_day = %s THEN 0 ELSE outflow_kobo END"
+        )
+        set_params += [_day(outflow.day), give_back, give_back, _day(outflow.day)]
+    sql = (
+        f"UPDATE wallets_ledgeraccount SET {', '.join(sets)} WHERE {' AND '.join(where)} "  # noqa: S608 - fixed fragments, values are parameters
+        "RETURNING balance_kobo, held_kobo"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, set_params + where_params)
+        row = cursor.fetchone()
+    if row is None:
+        raise _refusal(account_id, change)
+    return row[0], row[1]
+
+
+def _refusal(account_id: int, change: AccountChange) -> Exception:
+    """Why did the guarded UPDATE match no row? Read the row (inside the same transaction) and
+    name the first rule it breaks."""
+    account = LedgerAccount.objects.filter(pk=account_id).first()
+    if account is None or not account.materialised:
+        return NotFound("No such wallet.")
+    if change.require_active and account.status != LedgerAccount.Status.ACTIVE:
+        return WalletFrozen()
+    outflow = change.outflow
+    if outflow is not None and outflow.amount_kobo > 0 and outflow.limit_kobo is not None:
+        used = account.outflow_kobo if account.outflow_day == outflow.day else 0
+        if used + outflow.amount_kobo > outflow.limit_kobo:
+            return LimitExceeded(
+                "The amount is over your daily limit.",
+                errors={"limit": "daily", "limit_kobo": outflow.limit_kobo, "remaining_kobo": max(0, outflow.limit_kobo - used)},
+            )
+    if change.max_balance_kobo is not None and account.balance_kobo + change.delta_kobo > change.max_balance_kobo:
+        return LimitExceeded(
+            "The recipient's wallet would go over its maximum balance.",
+            errors={"limit": "max_balance", "limit_kobo": change.max_balance_kobo},
+        )
+    return InsufficientFunds(errors={"available_kobo": max(0, account.available_kobo)})
+
+
+# --- the primitive ------------------------------------------------------------------------
+
+
+def post(
+    *,
+    key: str,
+    kind: str,
+    legs: Sequence[Leg],
+    reference: str = "",
+    memo: str = "",
+    metadata: dict[str, Any] | None = None,
+    actor: Actor | None = None,
+    changes: dict[int, AccountChange] | None = None,
+    reversal_of_id: int | None = None,
+    known_accounts: dict[int, LedgerAccount] | None = None,
+    replay_matches: Callable[[Journal], bool] | None = None,
+) -> tuple[Journal, bool]:
+    """Post one journal inside the caller's transaction. Returns (journal, created).
+
+    `changes` adds per-account rules on top of the legs (held moves, outflow counter, a
+    maximum balance, "must be active"). A debit on a customer wallet is guarded by
+    "available stays >= 0" and, unless `kind` is in FROZEN_DEBIT_KINDS, by "not frozen".
+    Replay: the same key with the same kind and legs (or `replay_matches`) returns the first
+    journal with created=False; anything else raises IdempotencyConflict.
+    """
+    legs = list(legs)
+    _validate(key, kind, legs)
+    accounts = _accounts(legs, known_accounts)
+    actor = actor or SYSTEM_ACTOR
+    journal = Journal(
+        idempotency_key=key, kind=kind, reference=reference[:100], memo=memo[:255], metadata=metadata or {},
+        legs_hash=legs_hash(kind, legs), reversal_of_id=reversal_of_id,
+        actor_kind=actor.kind, actor_user_id=actor.user_id, actor_label=actor.label[:128],
+    )
+    if not insert_ignoring_conflict(journal):
+        return _replay(journal, reversal_of_id, replay_matches), False
+    balances = _apply_all(kind, legs, accounts, changes or {})
+    at = timezone.now()  # taken under the account locks: per wallet, entry times follow entry ids
+    Entry.objects.bulk_create(
+        [
+            Entry(
+                journal_id=journal.pk, account_id=leg.account_id, amount_kobo=leg.amount_kobo,
+                balance_after_kobo=balances.get(leg.account_id), created_at=at,
+            )
+            for leg in legs
+        ]
+    )
+    transaction.on_commit(lambda: LEDGER_POSTINGS.labels(kind=kind).inc())
+    return journal, True
+
+
+def _replay(journal: Journal, reversal_of_id: int | None, replay_matches: Callable[[Journal], bool] | None) -> Journal:
+    first = Journal.objects.filter(idempotency_key=journal.idempotency_key).first()
+    if first is None:
+        # Not the key: another UNIQUE (one reversal per journal) already holds a row.
+        raise IdempotencyConflict("This journal has already been reversed.")
+    matches = replay_matches(first) if replay_matches else first.legs_hash == journal.legs_hash
+    if not matches or first.reversal_of_id != reversal_of_id:
+        raise IdempotencyConflict()
+    return first
+
+
+def _apply_all(
+    kind: str, legs: Sequence[Leg], accounts: dict[int, LedgerAccount], changes: dict[int, AccountChange]
+) -> dict[int, int]:
+    deltas = {leg.account_id: leg.amount_kobo for leg in legs}
+    balances: dict[int, int] = {}
+    for account_id in sorted(set(deltas) | set(changes)):  # ascending id order: no deadlocks
+        account = accounts.get(account_id)
+        if account is not None and not account.materialised:
+            continue  # hot system account: entries only
+        change = changes.get(account_id) or AccountChange()
+        change.delta_kobo = deltas.get(account_id, 0)
+        if change.delta_kobo < 0:
+            change.guard_available = True
+            change.require_active = change.require_active or kind not in FROZEN_DEBIT_KINDS
+        balances[account_id], _held = apply_change(account_id, change)
+    return balances
