@@ -92,6 +92,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "GATEWAY_ERROR": (502, "The payment gateway answered with an error."),
     "SERVICE_UNAVAILABLE": (503, "The service is temporarily unavailable."),
     "PROVIDER_UNAVAILABLE": (503, "No provider can take this purchase right now."),
+    "PRICE_NOT_SET": (503, "No price is configured for this product right now."),
 }
 
 

@@ -14,10 +14,20 @@ state is PENDING. Both keep the purchase `processing` until a requery settles it
 from __future__ import annotations
 
 import enum
+import secrets
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from config.errors import ApiError
+
+# Our network codes; each adapter maps them to the vendor's own ids.
+NETWORKS = ("MTN", "AIRTEL", "GLO", "9MOBILE")
+KIND_DATA = "data"
+KIND_AIRTIME = "airtime"
 
 
 class Outcome(enum.StrEnum):
@@ -38,7 +48,11 @@ class ProviderResult:
     failover_allowed: bool = False
     cost_kobo: int | None = None  # what the provider says it charged, when it says
     token: str = ""  # PIN or token for products that return one (electricity, exam PINs)
-    raw: Any = None
+    # The vendor says it gave the money back (VTpass `reversed` / 040, ClubKonnect
+    # ORDER_CANCELLED after acceptance). Always with outcome FAILED; on a purchase already
+    # `successful` it means "post the reversal", never a second refund.
+    reversed: bool = False
+    raw: Any = None  # the vendor's answer, secrets redacted
 
 
 @dataclass(frozen=True)
@@ -80,14 +94,36 @@ class ProviderPlan:
     provider_plan_id: str
     network: str
     name: str
-    size_mb: int
-    validity_days: int
+    size_mb: int  # 1 GB = 1024 MB, as in our catalogue; 0 when the vendor does not say
+    validity_days: int  # 0 when the vendor does not say
     plan_type: str  # sme | gifting | corporate
     cost_kobo: int
     extra: dict = field(default_factory=dict)
 
 
 CallSink = Callable[[CallLog], None]
+Clock = Callable[[], float]  # seconds since the epoch, like time.time
+
+
+class ProviderError(Exception):
+    """An adapter could not do what was asked (balance unreadable, plan list malformed).
+    Never raised for a purchase outcome: buy_*/query always answer a ProviderResult."""
+
+
+class ProductNotSupported(ApiError):
+    """This provider does not sell this product (e.g. Amigo airtime). Raised before any HTTP,
+    so nothing was sent: routing skips the provider (check `supports()` first)."""
+
+    code = "UNSUPPORTED_PRODUCT"
+
+
+class QueryNotSupported(ProviderError):
+    """The vendor has no status endpoint (Amigo). Settle with `recheck(order)`, which resends
+    the same request id where that is documented as safe, or leave it to staff."""
+
+
+class ProviderNotConfigured(ProviderError):
+    """No adapter of that name, or it may not run here (a sandbox outside DEBUG/tests)."""
 
 
 class Provider(ABC):
@@ -99,10 +135,38 @@ class Provider(ABC):
     resend_same_request_id_is_safe: bool = False
     # True where `query` can settle an attempt (VTpass /requery, ClubKonnect APIQueryV1).
     supports_query: bool = True
+    # Products sold, as (kind, network); `supports()` reads it. Empty means everything.
+    products: frozenset[tuple[str, str]] = frozenset()
 
-    def __init__(self, config: dict[str, Any], *, on_call: CallSink | None = None) -> None:
+    def __init__(self, config: dict[str, Any], *, on_call: CallSink | None = None, clock: Clock | None = None) -> None:
         self.config = config
-        self.on_call = on_call or (lambda _log: None)
+        self.on_call = on_call if on_call is not None else (lambda _log: None)
+        self.clock = clock or time.time
+
+    def supports(self, *, kind: str, network: str) -> bool:
+        """Whether this provider sells `kind` ("data" | "airtime") on `network`; routing asks
+        before sending, so an unsupported product never costs an attempt."""
+        return not self.products or (kind, network) in self.products
+
+    def new_request_id(self, *, now: datetime | None = None) -> str:
+        """A fresh provider request id for a new attempt (store it on the ProviderAttempt
+        before sending; never regenerate it for the same attempt). Vendors with a format
+        (VTpass: Lagos date-time first) override this."""
+        return secrets.token_hex(16)
+
+    def recheck(self, order: DataOrder | AirtimeOrder, *, provider_reference: str = "") -> ProviderResult:
+        """Settle an attempt whose outcome is PENDING or UNKNOWN, the one way this vendor
+        allows: its status endpoint where it has one, else resending the *same* request id
+        where the vendor documents that as safe (Amigo's Idempotency-Key returns the stored
+        outcome instead of buying again). Raises QueryNotSupported when neither is possible:
+        then only staff can settle it."""
+        if self.supports_query:
+            return self.query(request_id=order.request_id, provider_reference=provider_reference)
+        if self.resend_same_request_id_is_safe:
+            if isinstance(order, DataOrder):
+                return self.buy_data(order)
+            return self.buy_airtime(order)
+        raise QueryNotSupported(f"{self.name} can neither be queried nor safely resent")
 
     @abstractmethod
     def list_plans(self) -> list[ProviderPlan]: ...
