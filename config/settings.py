@@ -418,6 +418,10 @@ VTU_PROVIDERS["sandbox"] = {
 PURCHASE_SLA_MINUTES = env.int("PURCHASE_SLA_MINUTES", default=30)
 DUPLICATE_PURCHASE_WINDOW_SECONDS = env.int("DUPLICATE_PURCHASE_WINDOW_SECONDS", default=180)
 LOW_FLOAT_ALERT_KOBO = env.int("LOW_FLOAT_ALERT_KOBO", default=5_000_000)
+# Circuit breaker per provider: open after this many provider-side failures in a row, probe
+# again (one purchase) after the cool-down.
+PROVIDER_CIRCUIT_FAILURES = env.int("PROVIDER_CIRCUIT_FAILURES", default=5)
+PROVIDER_CIRCUIT_COOLDOWN_SECONDS = env.int("PROVIDER_CIRCUIT_COOLDOWN_SECONDS", default=60)
 
 # --- Outbound callbacks to resellers --------------------------------------------------------
 CALLBACK_ALLOW_PRIVATE_ADDRESSES = env.bool("CALLBACK_ALLOW_PRIVATE_ADDRESSES", default=False)
