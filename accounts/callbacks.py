@@ -1,14 +1,171 @@
-"""Reseller callbacks: the entry point `vtu`, `payments` and `wallets` call.
+"""Reseller callbacks: endpoints, the `callback_emit` entry point, delivery and retries.
 
-`callback_emit` is the contract; the reseller API issue fills in endpoints, signed delivery
-and retries behind it. Until then it records nothing.
+Flow: `vtu`, `payments` and `wallets` call `callback_emit` inside the transaction that made
+the change; it writes one `CallbackDelivery` per active endpoint that wants the event (unique
+per endpoint and event id, so an emitter that runs twice emits once) and queues
+`accounts.tasks.callback_deliver` for after commit. An attempt claims the row with a
+conditional update of its `claim_token` (no two workers send one delivery at once; no row
+lock is held while the HTTP request runs), POSTs it through the SSRF guard
+(accounts/callback_http.py), logs a `CallbackAttempt`, and either marks the delivery
+succeeded or sets `next_attempt_at` from RETRY_SCHEDULE_SECONDS. The beat sweeper
+`callbacks_sweep` claims due rows with FOR UPDATE SKIP LOCKED; a claim that outlives its lease
+(a worker died mid-send) is claimed again, so delivery is at-least-once and receivers
+deduplicate on the event id, which never changes for one event (re-sends included).
+
+An endpoint that has failed without a single success for CALLBACK_DISABLE_AFTER_DAYS is
+disabled, its pending deliveries are closed, and its owner is e-mailed.
 """
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
+from cryptography.fernet import InvalidToken
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from accounts import callback_http, callback_signing
+from accounts.models import CallbackAttempt, CallbackDelivery, CallbackEndpoint, User
+from audit.services import Actor, audit_record
+from config.errors import ApiError, InvalidState, NotFound, ReasonRequired
+
+log = structlog.get_logger("accounts.callbacks")
+
 EVENT_TYPES = ("purchase.successful", "purchase.failed", "purchase.reversed", "deposit.successful", "transfer.received")
+
+# Seconds to wait after failed attempt 1, 2, ...: 10 attempts over ~27.9 hours (>= 24 h).
+RETRY_SCHEDULE_SECONDS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200)
+MAX_ATTEMPTS = len(RETRY_SCHEDULE_SECONDS) + 1
+USER_AGENT = "VTU-Callbacks/1.0"
+
+# The clock every callback decision reads (signature time, retry times, disabling); tests
+# replace it to walk a delivery through its whole retry schedule without waiting.
+clock: Callable[[], datetime] = timezone.now
+
+
+class CallbackEndpointLimit(ApiError):
+    code = "CALLBACK_ENDPOINT_LIMIT"
+
+
+@dataclass(frozen=True)
+class CreatedEndpoint:
+    endpoint: CallbackEndpoint
+    secret: str  # shown to the caller once
+
+
+def _lease() -> timedelta:
+    """How long a claim stays valid: longer than any attempt can take."""
+    return timedelta(seconds=2 * float(settings.CALLBACK_TIMEOUT_SECONDS) + 60)
+
+
+def _new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def _tasks():  # type: ignore[no-untyped-def]
+    from accounts import tasks  # tasks imports this module
+
+    return tasks
+
+
+# --- endpoints ---------------------------------------------------------------------------
+
+
+def _validate_events(events: list[str]) -> list[str]:
+    if not events or any(event not in EVENT_TYPES for event in events):
+        raise ApiError(code="VALIDATION_ERROR", errors={"events": [f"One or more of: {', '.join(EVENT_TYPES)}."]})
+    return [event for event in EVENT_TYPES if event in set(events)]
+
+
+def callback_endpoint_create(*, user: User, url: str, events: list[str], actor: Actor | None = None) -> CreatedEndpoint:
+    """Register `url` for `events`. Raises UNSAFE_URL (scheme, or the name resolves to a
+    non-public address), VALIDATION_ERROR, CALLBACK_ENDPOINT_LIMIT. Locks the user row for
+    the count. The secret is in the result only; it is stored encrypted."""
+    events = _validate_events(events)
+    callback_http.check_url(url)  # DNS before the transaction: no lock held across it
+    secret = callback_signing.secret_generate()
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
+        if CallbackEndpoint.objects.filter(user=user, deleted_at__isnull=True).count() >= settings.CALLBACK_MAX_ENDPOINTS:
+            raise CallbackEndpointLimit(f"At most {settings.CALLBACK_MAX_ENDPOINTS} callback endpoints; delete one first.")
+        endpoint = CallbackEndpoint.objects.create(
+            user=user, url=url.strip(), events=events,
+            secret_encrypted=callback_signing.secret_encrypt(secret), secret_hint=callback_signing.secret_hint(secret),
+        )
+        audit_record(
+            action="callback_endpoint.create", actor=actor or Actor.for_user(user), target=endpoint,
+            changes={"url": [None, endpoint.url], "events": [None, events]},
+        )
+    return CreatedEndpoint(endpoint=endpoint, secret=secret)
+
+
+def callback_endpoint_list_for_user(*, user: User) -> QuerySet[CallbackEndpoint]:
+    return CallbackEndpoint.objects.filter(user=user, deleted_at__isnull=True).order_by("-id")
+
+
+def callback_endpoint_get_for_user(*, user: User, endpoint_id: int, api_key: Any = None) -> CallbackEndpoint:
+    """The caller's endpoint (deleted ones included, for their delivery log); staff with a
+    JWT may open any endpoint. 404 otherwise."""
+    endpoints = CallbackEndpoint.objects.filter(pk=endpoint_id)
+    if not (user.is_staff and api_key is None):
+        endpoints = endpoints.filter(user=user)
+    endpoint = endpoints.first()
+    if endpoint is None:
+        raise NotFound("No such callback endpoint.")
+    return endpoint
+
+
+def _close_pending(endpoint_id: int, why: str) -> int:
+    return CallbackDelivery.objects.filter(endpoint_id=endpoint_id, status=CallbackDelivery.Status.PENDING).update(
+        status=CallbackDelivery.Status.FAILED, next_attempt_at=None, claim_token="", claimed_until=None, last_error=why
+    )
+
+
+def callback_endpoint_delete(*, user: User, endpoint_id: int, actor: Actor | None = None) -> None:
+    """Soft delete: no more deliveries; the delivery log stays readable. Idempotent."""
+    endpoint = callback_endpoint_get_for_user(user=user, endpoint_id=endpoint_id)
+    if endpoint.user_id != user.pk:
+        raise NotFound("No such callback endpoint.")
+    now = clock()
+    with transaction.atomic():
+        if CallbackEndpoint.objects.filter(pk=endpoint.pk, deleted_at__isnull=True).update(deleted_at=now, is_active=False):
+            _close_pending(endpoint.pk, "endpoint deleted")
+            audit_record(action="callback_endpoint.delete", actor=actor or Actor.for_user(user), target=endpoint)
+
+
+def callback_endpoint_enable(*, staff: Actor, endpoint_id: int, reason: str) -> CallbackEndpoint:
+    """Staff turn a disabled endpoint back on (after the reseller fixed it)."""
+    if not (reason or "").strip():
+        raise ReasonRequired()
+    with transaction.atomic():
+        updated = CallbackEndpoint.objects.filter(pk=endpoint_id, is_active=False, deleted_at__isnull=True).update(
+            is_active=True, disabled_at=None, disabled_reason="", failing_since=None, last_failure_at=None
+        )
+        endpoint = CallbackEndpoint.objects.filter(pk=endpoint_id).first()
+        if endpoint is None:
+            raise NotFound("No such callback endpoint.")
+        if not updated:
+            raise InvalidState("Only a disabled (not deleted) endpoint can be enabled.")
+        audit_record(action="callback_endpoint.enable", actor=staff, target=endpoint, reason=reason.strip())
+    return endpoint
+
+
+# --- emitting ----------------------------------------------------------------------------
+
+
+def event_body(*, event_id: str, event_type: str, created_at: datetime, data: dict[str, Any]) -> str:
+    """The JSON a receiver gets; stored once and sent byte for byte on every attempt."""
+    payload = {"id": event_id, "type": event_type, "created_at": created_at, "data": data}
+    return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":"))
 
 
 def callback_emit(*, user_id: int, event_type: str, event_id: str, data: dict[str, Any]) -> None:
@@ -20,3 +177,182 @@ def callback_emit(*, user_id: int, event_type: str, event_id: str, data: dict[st
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown callback event {event_type!r}")
+    if not event_id or len(event_id) > 160:
+        raise ValueError("event_id must be 1-160 characters")
+    endpoints = [
+        endpoint
+        for endpoint in CallbackEndpoint.objects.filter(user_id=user_id, is_active=True, deleted_at__isnull=True)
+        if event_type in endpoint.events
+    ]
+    if not endpoints:
+        return
+    now = clock()
+    body = event_body(event_id=event_id, event_type=event_type, created_at=now, data=data)
+    for endpoint in endpoints:
+        token = _new_token()
+        delivery, created = CallbackDelivery.objects.get_or_create(
+            endpoint=endpoint, event_id=event_id,
+            defaults={
+                "event_type": event_type, "body": body, "next_attempt_at": now,
+                "claim_token": token, "claimed_until": now + _lease(),
+            },
+        )
+        if created:
+            _tasks().callback_deliver.delay_on_commit(delivery.pk, token)
+
+
+# --- delivering ----------------------------------------------------------------------------
+
+
+def _claim(delivery_id: int, token: str, now: datetime) -> str | None:
+    """Swap the dispatch token for a fresh attempt token: exactly one holder of `token` wins;
+    a duplicate task (broker redelivery) finds the token gone and stops."""
+    attempt_token = _new_token()
+    claimed = CallbackDelivery.objects.filter(
+        pk=delivery_id, status=CallbackDelivery.Status.PENDING, claim_token=token
+    ).update(
+        claim_token=attempt_token, claimed_until=now + _lease(), attempts=F("attempts") + 1,
+        round_attempts=F("round_attempts") + 1, last_attempt_at=now,
+    )
+    return attempt_token if claimed else None
+
+
+def _headers(delivery: CallbackDelivery, secret: str, body: bytes, now: datetime) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-VTU-Event": delivery.event_type,
+        "X-VTU-Event-Id": delivery.event_id,
+        "X-VTU-Delivery": str(delivery.pk),
+        "X-VTU-Attempt": str(delivery.attempts),
+        callback_signing.SIGNATURE_HEADER: callback_signing.signature_header(
+            secret=secret, body=body, timestamp=int(now.timestamp())
+        ),
+    }
+
+
+def _send(delivery: CallbackDelivery, now: datetime) -> callback_http.SendResult:
+    try:
+        secret = callback_signing.secret_decrypt(delivery.endpoint.secret_encrypted)
+    except InvalidToken:
+        return callback_http.SendResult(outcome="refused", error="The signing secret cannot be decrypted (SECRET_KEY changed).")
+    body = delivery.body.encode()
+    return callback_http.post(delivery.endpoint.url, body=body, headers=_headers(delivery, secret, body, now))
+
+
+def callback_delivery_attempt(*, delivery_id: int, claim_token: str, now: datetime | None = None) -> CallbackDelivery | None:
+    """Make one attempt if `claim_token` still holds the delivery; None when it does not
+    (already sent, re-claimed by the sweeper, or closed). `now` is the attempt's clock: the
+    signature timestamp and the next retry time derive from it (tests inject it)."""
+    now = now or clock()
+    attempt_token = _claim(delivery_id, claim_token, now)
+    if attempt_token is None:
+        return None
+    delivery = CallbackDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    if not delivery.endpoint.is_active:
+        _close_pending(delivery.endpoint_id, "endpoint disabled or deleted")
+        return delivery
+    result = _send(delivery, now)  # no transaction open: the guard in callback_http checks
+    _record(delivery, attempt_token, result, now)
+    delivery.refresh_from_db()
+    return delivery
+
+
+def _record(delivery: CallbackDelivery, attempt_token: str, result: callback_http.SendResult, now: datetime) -> None:
+    with transaction.atomic():
+        CallbackAttempt.objects.create(
+            delivery=delivery, number=delivery.attempts, started_at=now, outcome=result.outcome,
+            status_code=result.status_code, latency_ms=result.latency_ms,
+            response_excerpt=result.response_excerpt, error=result.error,
+        )
+        mine = CallbackDelivery.objects.filter(pk=delivery.pk, claim_token=attempt_token)
+        common = {"claim_token": "", "claimed_until": None, "last_status_code": result.status_code}
+        if result.ok:
+            mine.update(status=CallbackDelivery.Status.SUCCEEDED, delivered_at=now, next_attempt_at=None,
+                        last_error="", **common)
+            CallbackEndpoint.objects.filter(pk=delivery.endpoint_id).exclude(failing_since=None).update(
+                failing_since=None, last_failure_at=None
+            )
+            return
+        error = result.error or f"HTTP {result.status_code}"
+        if delivery.round_attempts >= MAX_ATTEMPTS:
+            mine.update(status=CallbackDelivery.Status.FAILED, next_attempt_at=None, last_error=error, **common)
+        else:
+            delay = timedelta(seconds=RETRY_SCHEDULE_SECONDS[delivery.round_attempts - 1])
+            mine.update(next_attempt_at=now + delay, last_error=error, **common)
+        _endpoint_failed(delivery.endpoint_id, now)
+
+
+def _endpoint_failed(endpoint_id: int, now: datetime) -> None:
+    """Start or continue the endpoint's failing streak; disable it when the streak is
+    CALLBACK_DISABLE_AFTER_DAYS old. A gap of a day without attempts starts a new streak, so
+    one failure after a quiet week does not disable an endpoint."""
+    endpoints = CallbackEndpoint.objects.filter(pk=endpoint_id)
+    endpoints.filter(Q(failing_since=None) | Q(last_failure_at__lt=now - timedelta(days=1))).update(failing_since=now)
+    endpoints.update(last_failure_at=now)
+    cutoff = now - timedelta(days=settings.CALLBACK_DISABLE_AFTER_DAYS)
+    reason = f"No successful delivery for {settings.CALLBACK_DISABLE_AFTER_DAYS} days"
+    if endpoints.filter(is_active=True, failing_since__lte=cutoff).update(
+        is_active=False, disabled_at=now, disabled_reason=reason
+    ):
+        endpoint = endpoints.get()
+        _close_pending(endpoint_id, "endpoint disabled")
+        audit_record(action="callback_endpoint.disable", actor=Actor.system("callbacks"), target=endpoint, reason=reason)
+        _tasks().email_notice_send.delay_on_commit(
+            endpoint.user_id, "callback_endpoint_disabled",
+            {"url": endpoint.url, "endpoint_id": endpoint.pk, "days": settings.CALLBACK_DISABLE_AFTER_DAYS},
+        )
+        log.warning("callback_endpoint_disabled", endpoint_id=endpoint_id)
+
+
+def callback_deliveries_claim_due(*, now: datetime | None = None, limit: int = 200) -> list[tuple[int, str]]:
+    """Claim due deliveries (next attempt reached, no live claim) for the sweeper and queue
+    an attempt for each after commit. FOR UPDATE SKIP LOCKED: two sweepers share the work."""
+    now = now or clock()
+    claimed: list[tuple[int, str]] = []
+    with transaction.atomic():
+        due = (
+            CallbackDelivery.objects.select_for_update(skip_locked=True)
+            .filter(status=CallbackDelivery.Status.PENDING, next_attempt_at__lte=now)
+            .filter(Q(claimed_until=None) | Q(claimed_until__lt=now))
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        for delivery_id in list(due):
+            token = _new_token()
+            CallbackDelivery.objects.filter(pk=delivery_id).update(claim_token=token, claimed_until=now + _lease())
+            claimed.append((delivery_id, token))
+            _tasks().callback_deliver.delay_on_commit(delivery_id, token)
+    return claimed
+
+
+def callback_delivery_list(*, endpoint: CallbackEndpoint) -> QuerySet[CallbackDelivery]:
+    return CallbackDelivery.objects.filter(endpoint=endpoint).prefetch_related("attempt_log")
+
+
+def callback_delivery_resend(
+    *, user: User, endpoint_id: int, delivery_id: int, api_key: Any = None, actor: Actor | None = None,
+    now: datetime | None = None,
+) -> CallbackDelivery:
+    """Send a delivery again: the same event id and body, a fresh round of retries. Refused
+    (INVALID_STATE) while an attempt is in flight or when the endpoint is not active."""
+    endpoint = callback_endpoint_get_for_user(user=user, endpoint_id=endpoint_id, api_key=api_key)
+    if not endpoint.is_active:
+        raise InvalidState("The endpoint is disabled or deleted.")
+    now = now or clock()
+    token = _new_token()
+    with transaction.atomic():
+        deliveries = CallbackDelivery.objects.filter(pk=delivery_id, endpoint=endpoint)
+        if not deliveries.exists():
+            raise NotFound("No such delivery.")
+        idle = ~Q(status=CallbackDelivery.Status.PENDING) | Q(claimed_until=None) | Q(claimed_until__lt=now)
+        if not deliveries.filter(idle).update(
+            status=CallbackDelivery.Status.PENDING, round_attempts=0, next_attempt_at=now,
+            claim_token=token, claimed_until=now + _lease(),
+        ):
+            raise InvalidState("This delivery is being sent right now.")
+        delivery = deliveries.get()
+        audit_record(action="callback_delivery.resend", actor=actor or Actor.for_user(user), target=delivery)
+        _tasks().callback_deliver.delay_on_commit(delivery.pk, token)
+    delivery.refresh_from_db()
+    return delivery

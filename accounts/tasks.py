@@ -29,3 +29,31 @@ def email_notice_send(user_id: int, template: str, context: dict) -> None:
     user = User.objects.filter(pk=user_id).first()
     if user is not None:
         emails.send_template(user.email, template, {"user": user, **context})
+
+
+# --- Reseller API: callbacks (queue `callbacks`) and API-key bookkeeping ------------------------
+
+
+@shared_task
+def callback_deliver(delivery_id: int, claim_token: str) -> None:
+    """One attempt at a callback delivery; a stale or duplicate task returns quietly (the
+    claim token is gone). Never retried by Celery: retries are `next_attempt_at` rows."""
+    from accounts import callbacks
+
+    callbacks.callback_delivery_attempt(delivery_id=delivery_id, claim_token=claim_token)
+
+
+@shared_task
+def callbacks_sweep() -> int:
+    """Beat, every 30 s: claim the deliveries whose next attempt is due and queue them."""
+    from accounts import callbacks
+
+    return len(callbacks.callback_deliveries_claim_due())
+
+
+@shared_task
+def api_key_usage_flush() -> int:
+    """Beat, every minute: write the batched API-key last-used times to the database."""
+    from accounts import api_keys
+
+    return api_keys.api_key_usage_flush()
