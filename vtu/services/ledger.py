@@ -1,0 +1,78 @@
+"""The purchase's money, through `wallets` services only (DESIGN §2 keys):
+
+- hold     `hold:<ref>`      placed with the purchase (limits of the user's KYC tier)
+- capture  `capture:<ref>`   wallet -> float:<provider> at cost, margin -> revenue
+- release  (no journal)      a definitive failure frees the hold
+- reversal `reversal:<ref>`  the provider reversed a delivery: the capture's exact opposite
+- refund   `refund:<ref>`    staff refund of something the provider charged us for: paid
+                             from the `refunds` account, the float is untouched
+
+Every call is idempotent on its key, so a retried worker cannot move money twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vtu.models import Purchase
+from wallets import services as wallets
+from wallets.services import Leg
+
+
+def hold_reference(purchase_reference: str) -> str:
+    return f"hold:{purchase_reference}"
+
+
+def purchase_hold(*, purchase: Purchase, kyc_tier: int, actor: Any = None) -> None:
+    wallet = wallets.wallet_get_or_create(user_id=purchase.user_id)
+    wallets.hold_place(
+        account_id=wallet.pk, amount_kobo=purchase.amount_kobo, reference=purchase.hold_reference,
+        limits=wallets.limits_for_tier(kyc_tier), actor=actor,
+    )
+
+
+def purchase_capture(*, purchase: Purchase, provider: str, cost_kobo: int) -> None:
+    """Capture at the delivering provider's cost. Under a below-cost promotion the wallet's
+    price all goes to the float and revenue pays the rest in a second journal
+    (`capture:<ref>:subsidy`), since a capture's credit legs are all positive."""
+    float_account = wallets.system_account(f"float:{provider}").pk
+    revenue = wallets.system_account("revenue").pk
+    margin = purchase.amount_kobo - cost_kobo
+    legs = [Leg(float_account, min(cost_kobo, purchase.amount_kobo))]
+    if margin > 0:
+        legs.append(Leg(revenue, margin))
+    wallets.hold_capture(reference=purchase.hold_reference, key=purchase.capture_key, credit_legs=legs)
+    if margin < 0:
+        wallets.journal_post(
+            key=subsidy_key(purchase), kind="purchase", reference=purchase.reference,
+            legs=[Leg(revenue, margin), Leg(float_account, -margin)], memo=f"promotion below cost {purchase.reference}",
+        )
+
+
+def subsidy_key(purchase: Purchase) -> str:
+    return f"{purchase.capture_key}:subsidy"
+
+
+def purchase_release(*, purchase: Purchase) -> None:
+    wallets.hold_release(reference=purchase.hold_reference)
+
+
+def purchase_reversal_post(*, purchase: Purchase, actor: Any = None) -> None:
+    wallets.journal_reverse(
+        original_key=purchase.capture_key, key=f"reversal:{purchase.reference}",
+        memo=f"provider reversed {purchase.reference}", actor=actor,
+    )
+    if purchase.margin_kobo < 0:
+        wallets.journal_reverse(
+            original_key=subsidy_key(purchase), key=f"reversal:{purchase.reference}:subsidy",
+            memo=f"provider reversed {purchase.reference}", actor=actor,
+        )
+
+
+def purchase_refund_post(*, purchase: Purchase, reason: str, actor: Any = None) -> None:
+    wallet = wallets.wallet_get_or_create(user_id=purchase.user_id)
+    wallets.journal_post(
+        key=f"refund:{purchase.reference}", kind="refund",
+        legs=[Leg(wallets.system_account("refunds").pk, -purchase.amount_kobo), Leg(wallet.pk, purchase.amount_kobo)],
+        reference=purchase.reference, memo=reason[:200], actor=actor,
+    )

@@ -1,0 +1,252 @@
+"""purchase_create: validate, price, and place the hold in one transaction (DESIGN §3).
+
+Everything that can refuse runs before the transaction or inside it before commit, so a
+refusal leaves no purchase, no hold and no queued task (only the stored response of the
+request's Idempotency-Key, which the API layer keeps).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.phones import normalize_ng_mobile
+from audit.services import Actor
+from config import metrics
+from config.errors import ApiError
+from vtu import clock
+from vtu.errors import (
+    AmountOutOfRange,
+    DuplicatePurchase,
+    DuplicateReference,
+    InvalidAmount,
+    NetworkMismatch,
+    NetworkNotFound,
+    PlanNotFound,
+    ProductDisabled,
+    ProviderUnavailable,
+    UnsupportedProduct,
+)
+from vtu.models import DataPlan, Network, ProductKind, Purchase, PurchaseEvent
+from vtu.services import ledger, routing
+from vtu.services.catalogue import network_for_number
+
+_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+DISPATCH_GRACE = timedelta(seconds=60)  # the sweeper re-dispatches a purchase still pending after this
+
+
+@dataclass(frozen=True)
+class PurchaseRequest:
+    product: str  # data | airtime
+    phone_number: str
+    plan_code: str | None = None  # data
+    network: str | None = None  # required for airtime; a cross-check for data
+    amount_kobo: int | None = None  # airtime face value
+    ported: bool = False
+    confirm_duplicate: bool = False
+    client_reference: str = ""
+
+
+@dataclass(frozen=True)
+class Resolved:
+    network: Network
+    plan: DataPlan | None
+    phone: str
+    face_value_kobo: int | None
+
+
+def new_reference() -> str:
+    """Ours: 'P' + Lagos date-time to the second + 8 random characters (support can read the day)."""
+    stamp = timezone.localtime(clock.now()).strftime("%y%m%d%H%M%S")
+    return "P" + stamp + "".join(secrets.choice(_ALPHABET) for _ in range(8))
+
+
+def request_fingerprint(request: PurchaseRequest) -> str:
+    """What was asked for, normalised (the number in E.164 when it parses), without the PIN
+    and confirm_duplicate: the same client reference with another fingerprint is a conflict."""
+    try:
+        phone = normalize_ng_mobile(request.phone_number)
+    except ApiError:
+        phone = request.phone_number.strip() if isinstance(request.phone_number, str) else ""
+    body = {
+        "product": request.product,
+        "plan_code": request.plan_code or "",
+        "network": (request.network or "").upper(),
+        "phone": phone,
+        "amount": request.amount_kobo,
+        "ported": bool(request.ported),
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def purchase_create(*, user: User, request: PurchaseRequest, via_api_key: bool = False) -> tuple[Purchase, bool]:
+    """Create a purchase and its hold; dispatch the worker after commit.
+
+    Returns (purchase, created). A client reference seen before returns the original
+    purchase when the request is the same (created False), else raises DuplicateReference.
+    Raises the input errors of `_resolve`, ProviderUnavailable, pricing's BELOW_COST,
+    DuplicatePurchase, and the wallet's InsufficientFunds / WalletFrozen / LimitExceeded.
+    Locks: the wallet row (inside hold_place) until commit, which also serialises the
+    duplicate re-check of concurrent purchases by the same user.
+    """
+    fingerprint = request_fingerprint(request)
+    if request.client_reference:
+        existing = _by_client_reference(user, request.client_reference, fingerprint)
+        if existing is not None:
+            return existing, False
+    resolved = _resolve(request)
+    found = routing.candidates(
+        network=resolved.network, product=request.product, plan=resolved.plan, face_value_kobo=resolved.face_value_kobo
+    )
+    if not found:
+        raise ProviderUnavailable()
+    price = _quote(user, request.product, resolved, found[0].cost_kobo, via_api_key)
+    if not request.confirm_duplicate:
+        _duplicate_guard(user, request.product, resolved, exclude_id=None)
+    try:
+        purchase = _create_with_hold(user, request, resolved, price, fingerprint, via_api_key)
+    except IntegrityError:
+        if request.client_reference:
+            existing = _by_client_reference(user, request.client_reference, fingerprint)
+            if existing is not None:
+                return existing, False
+        raise
+    return purchase, True
+
+
+def _create_with_hold(
+    user: User, request: PurchaseRequest, resolved: Resolved, price: object, fingerprint: str, via_api_key: bool
+) -> Purchase:
+    now = clock.now()
+    reference = new_reference()
+    with transaction.atomic():
+        purchase = Purchase.objects.create(
+            reference=reference, client_reference=request.client_reference, request_hash=fingerprint, user=user,
+            channel=Purchase.Channel.API if via_api_key else Purchase.Channel.WEB,
+            hold_reference=ledger.hold_reference(reference), product=request.product, network=resolved.network,
+            plan=resolved.plan, phone=resolved.phone, ported=request.ported, face_value_kobo=resolved.face_value_kobo,
+            amount_kobo=price.price_kobo, cost_kobo=price.cost_kobo, margin_kobo=price.price_kobo - price.cost_kobo,
+            pricing_rule_id=price.rule_id, pricing_rule_label=(price.rule_label or "")[:120],
+            next_check_at=now + DISPATCH_GRACE, created_at=now, updated_at=now,
+        )
+        ledger.purchase_hold(purchase=purchase, kyc_tier=user.kyc_tier, actor=Actor.for_user(user))
+        if not request.confirm_duplicate:
+            # Again under the wallet row lock the hold just took: a concurrent twin has committed by now.
+            _duplicate_guard(user, request.product, resolved, exclude_id=purchase.pk)
+        PurchaseEvent.objects.create(
+            purchase=purchase, from_status="", to_status=purchase.status, cause="created",
+            detail={"channel": purchase.channel}, actor=Actor.for_user(user).label, created_at=now,
+        )
+        transaction.on_commit(lambda: _dispatch(purchase))
+    return purchase
+
+
+def _dispatch(purchase: Purchase) -> None:
+    from vtu.tasks import purchase_process
+
+    metrics.PURCHASES.labels(
+        status="pending", network=purchase.network.code, provider="none", product=purchase.product
+    ).inc()
+    purchase_process.delay(purchase.pk)
+
+
+def _by_client_reference(user: User, client_reference: str, fingerprint: str) -> Purchase | None:
+    existing = (
+        Purchase.objects.select_related("network", "plan")
+        .filter(user=user, client_reference=client_reference)
+        .first()
+    )
+    if existing is not None and existing.request_hash != fingerprint:
+        raise DuplicateReference(errors={"reference": ["Already used for a different purchase."]})
+    return existing
+
+
+def _resolve(request: PurchaseRequest) -> Resolved:
+    """Number, network, plan and amount, each with its own error code."""
+    phone = normalize_ng_mobile(request.phone_number)
+    network = plan = face_value = None
+    if request.network:
+        network = Network.objects.filter(code=request.network.upper()).first()
+        if network is None:
+            raise NetworkNotFound(errors={"network": [f"Unknown network {request.network!r}."]})
+    if request.product == ProductKind.DATA:
+        plan = DataPlan.objects.select_related("network").filter(code=request.plan_code or "").first()
+        if plan is None:
+            raise PlanNotFound(errors={"plan_code": ["No such data plan."]})
+        if network is not None and network.pk != plan.network_id:
+            raise UnsupportedProduct(errors={"plan_code": [f"{plan.code} is not a {network.code} plan."]})
+        network = plan.network
+        if not plan.active or not network.active or not network.plan_type_active(plan.plan_type):
+            raise ProductDisabled(errors={"plan_code": ["This plan, its plan type or its network is switched off."]})
+    else:
+        if network is None:
+            raise NetworkNotFound(errors={"network": ["Airtime needs a network."]})
+        face_value = _airtime_amount(network, request.amount_kobo)
+    _check_prefix(phone, network, request.ported)
+    return Resolved(network=network, plan=plan, phone=phone, face_value_kobo=face_value)
+
+
+def _airtime_amount(network: Network, amount_kobo: int | None) -> int:
+    if not network.active or not network.airtime_active:
+        raise ProductDisabled(errors={"network": [f"{network.name} airtime is switched off."]})
+    if not isinstance(amount_kobo, int) or amount_kobo <= 0 or amount_kobo % 100:
+        raise InvalidAmount(errors={"amount": ["Airtime is sold in whole naira: a multiple of 100 kobo."]})
+    if not network.airtime_min_kobo <= amount_kobo <= network.airtime_max_kobo:
+        raise AmountOutOfRange(
+            errors={"amount": [f"{network.name} airtime: {network.airtime_min_kobo} to {network.airtime_max_kobo} kobo."]}
+        )
+    return amount_kobo
+
+
+def _check_prefix(phone: str, network: Network, ported: bool) -> None:
+    """The prefix is a hint (numbers are ported): a mismatch needs `ported: true`."""
+    if ported:
+        return
+    guessed = network_for_number(phone)
+    if guessed is None or guessed.pk != network.pk:
+        owner = guessed.name if guessed is not None else "no network we sell"
+        raise NetworkMismatch(
+            detail=f"The number's prefix belongs to {owner}, not {network.name}; send `ported: true` if it was ported.",
+            errors={"phone_number": [f"Prefix of {owner}."]},
+        )
+
+
+def _quote(user: User, product: str, resolved: Resolved, cost_kobo: int, via_api_key: bool) -> object:
+    from pricing.services import Audience, ProductKey, quote
+
+    plan = resolved.plan
+    return quote(
+        audience=Audience(role=user.role, user_id=user.pk, via_api_key=via_api_key),
+        product=ProductKey(
+            kind=product, network=resolved.network.code,
+            plan_type=plan.plan_type if plan is not None else "", plan_code=plan.code if plan is not None else "",
+        ),
+        cost_kobo=cost_kobo,
+        face_value_kobo=resolved.face_value_kobo,
+    )
+
+
+def _duplicate_guard(user: User, product: str, resolved: Resolved, *, exclude_id: int | None) -> None:
+    """The same product for the same number within the window needs confirm_duplicate
+    (providers reject or silently merge such repeats, R12). Failed purchases do not count."""
+    since = clock.now() - timedelta(seconds=settings.DUPLICATE_PURCHASE_WINDOW_SECONDS)
+    twins = Purchase.objects.filter(user=user, phone=resolved.phone, product=product, created_at__gte=since).exclude(
+        status=Purchase.Status.FAILED
+    )
+    if resolved.plan is not None:
+        twins = twins.filter(plan=resolved.plan)
+    else:
+        twins = twins.filter(network=resolved.network, face_value_kobo=resolved.face_value_kobo)
+    if exclude_id is not None:
+        twins = twins.exclude(pk=exclude_id)
+    twin = twins.values_list("reference", flat=True).first()
+    if twin is not None:
+        raise DuplicatePurchase(errors={"duplicate_of": twin})
