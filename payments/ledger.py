@@ -10,6 +10,7 @@ from typing import Any
 
 from audit.services import Actor
 from payments.models import Deposit
+from wallets.services import Leg, chargeback_post, journal_post, system_account, wallet_get_or_create
 
 
 def funding_legs(*, deposit: Deposit, paid_kobo: int, fee_kobo: int, credited_kobo: int) -> list[tuple[str, int]]:
@@ -30,8 +31,6 @@ def funding_legs(*, deposit: Deposit, paid_kobo: int, fee_kobo: int, credited_ko
 
 
 def post_funding(*, deposit: Deposit, paid_kobo: int, fee_kobo: int, credited_kobo: int, actor: Actor) -> Any:
-    from wallets.services import Leg, journal_post, system_account, wallet_get_or_create
-
     wallet = wallet_get_or_create(user_id=deposit.user_id, currency=deposit.currency)
     legs = [
         Leg(wallet.id if code == "wallet" else system_account(code).id, amount)
@@ -48,9 +47,9 @@ def post_funding(*, deposit: Deposit, paid_kobo: int, fee_kobo: int, credited_ko
 
 
 def post_chargeback(*, deposit: Deposit, amount_kobo: int, reason: str, actor: Actor) -> Any:
-    from wallets.services import chargeback_post
-
+    """Debit what is available, the rest to receivables, freeze and alert (wallets does it)."""
+    wallet = wallet_get_or_create(user_id=deposit.user_id, currency=deposit.currency)
     return chargeback_post(
-        user_id=deposit.user_id, gateway=deposit.gateway, reference=deposit.reference,
-        amount_kobo=amount_kobo, reason=reason, actor=actor,
+        gateway=deposit.gateway, reference=deposit.reference, account_id=wallet.pk, amount_kobo=amount_kobo,
+        memo=reason[:255], actor=actor,
     )
