@@ -1,0 +1,411 @@
+"""Wallet API: balance, transactions, statement and transfers for customers; funding, debits,
+approvals and freezing for staff. Thin views: parse, call one service or selector, render."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+from rest_framework.views import APIView
+
+from accounts.errors import PinRequired
+from accounts.services import pin_check
+from audit.services import Actor
+from config.api.fields import KoboField, PinField, StrictCharField
+from config.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from config.api.idempotency import idempotent
+from config.api.pagination import CursorPagination
+from config.api.parsing import parse
+from config.api.permissions import IsStaff, NotSuspendedForWrites
+from config.errors import ApiError, NotFound
+from wallets import clock, selectors
+from wallets.errors import RecipientNotFound
+from wallets.limits import limits_for_tier
+from wallets.models import Adjustment, Journal, LedgerAccount
+from wallets.renderers import CSVRenderer, JSONErrorsMixin
+from wallets.services import (
+    adjustment_approve,
+    adjustment_reject,
+    adjustment_request,
+    wallet_freeze,
+    wallet_get_or_create,
+    wallet_transfer,
+    wallet_unfreeze,
+)
+
+STATEMENT_MAX_DAYS = 366
+CSV_MAX_ROWS = 50_000
+
+
+# --- customer: wallet -------------------------------------------------------------------------
+
+
+class WalletLimitsOutput(serializers.Serializer):
+    single = serializers.IntegerField()
+    daily = serializers.IntegerField()
+    daily_used = serializers.IntegerField()
+    daily_remaining = serializers.IntegerField()
+    max_balance = serializers.IntegerField()
+
+
+class WalletOutput(serializers.Serializer):
+    wallet_number = serializers.CharField(source="number")
+    currency = serializers.CharField()
+    balance = serializers.IntegerField(source="balance_kobo")
+    available = serializers.IntegerField(source="available_kobo")
+    held = serializers.IntegerField(source="held_kobo")
+    status = serializers.CharField()
+    limits = serializers.SerializerMethodField()
+
+    @extend_schema_field(WalletLimitsOutput)
+    def get_limits(self, wallet: LedgerAccount) -> dict[str, int]:
+        limits = self.context["limits"]
+        used = wallet.outflow_kobo if wallet.outflow_day == clock.lagos_today() else 0
+        return {
+            "single": limits.single_kobo, "daily": limits.daily_kobo, "daily_used": used,
+            "daily_remaining": max(0, limits.daily_kobo - used), "max_balance": limits.max_balance_kobo,
+        }
+
+
+class WalletMeApi(APIView):
+    @extend_schema(operation_id="wallet_me", responses={200: WalletOutput}, tags=["wallet"])
+    def get(self, request: Request) -> Response:
+        wallet = wallet_get_or_create(user_id=request.user.pk)
+        return Response(WalletOutput(wallet, context={"limits": limits_for_tier(request.user.kyc_tier)}).data)
+
+
+# --- customer: transactions -------------------------------------------------------------------
+
+
+class TransactionFilters(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Journal.Kind.values, required=False)
+    status = serializers.ChoiceField(choices=selectors.TRANSACTION_STATUSES, required=False)
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+    reference = serializers.CharField(max_length=100, required=False)
+    cursor = serializers.CharField(max_length=200, required=False)
+    page_size = serializers.IntegerField(min_value=1, max_value=100, required=False)
+
+
+class TransactionOutput(serializers.Serializer):
+    id = serializers.CharField()
+    kind = serializers.CharField()
+    # Plain strings in the schema (documented here) so the enum names of other apps' `status`
+    # fields do not collide: pending | successful | failed | reversed, credit | debit.
+    status = serializers.CharField(help_text="pending | successful | failed | reversed")
+    direction = serializers.CharField(help_text="credit | debit")
+    amount = serializers.IntegerField(source="amount_kobo")
+    reference = serializers.CharField()
+    narration = serializers.CharField()
+    balance_after = serializers.IntegerField(source="balance_after_kobo", allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class TransactionPageOutput(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    results = TransactionOutput(many=True)
+
+
+def _check_range(filters: dict[str, Any]) -> None:
+    date_from, date_to = filters.get("date_from"), filters.get("date_to")
+    if date_from and date_to and date_from > date_to:
+        raise ApiError(code="VALIDATION_ERROR", detail="date_from is after date_to.",
+                       errors={"date_from": ["Must not be after date_to."]})
+
+
+class TransactionsMeApi(APIView):
+    """Newest first: deposits, purchases, transfers, refunds, reversals, adjustments and
+    chargebacks, with purchases in progress (active holds: "pending") and failed purchases
+    (released holds: "failed"). Forward-only cursor pagination (`next`)."""
+
+    @extend_schema(operation_id="transactions_me", parameters=[TransactionFilters],
+                   responses={200: TransactionPageOutput}, tags=["wallet"])
+    def get(self, request: Request) -> Response:
+        filters = parse(TransactionFilters, request.query_params)
+        _check_range(filters)
+        cursor = None
+        if filters.get("cursor"):
+            cursor = selectors.decode_cursor(filters["cursor"])
+            if cursor is None:
+                raise ApiError(code="VALIDATION_ERROR", detail="Invalid cursor.", errors={"cursor": ["Invalid cursor."]})
+        wallet = wallet_get_or_create(user_id=request.user.pk)
+        items, next_key = selectors.transactions_page(
+            account_id=wallet.pk, filters=filters, cursor=cursor, limit=filters.get("page_size", 20)
+        )
+        next_url = None
+        if next_key is not None:
+            next_url = replace_query_param(request.build_absolute_uri(), "cursor", selectors.encode_cursor(next_key))
+        return Response({"next": next_url, "results": TransactionOutput(items, many=True).data})
+
+
+# --- customer: statement ----------------------------------------------------------------------
+
+
+class StatementFilters(serializers.Serializer):
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+
+
+class StatementLineOutput(serializers.Serializer):
+    date = serializers.DateTimeField(source="created_at")
+    reference = serializers.CharField(source="journal.reference")
+    kind = serializers.CharField(source="journal.kind")
+    narration = serializers.CharField(source="journal.memo")
+    amount = serializers.IntegerField(source="amount_kobo")
+    balance = serializers.IntegerField(source="balance_after_kobo")
+
+
+class StatementOutput(serializers.Serializer):
+    wallet_number = serializers.CharField()
+    currency = serializers.CharField()
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    opening_balance = serializers.IntegerField()
+    closing_balance = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = StatementLineOutput(many=True)
+
+
+class StatementPagination(CursorPagination):
+    ordering = "id"  # oldest first: the running balance reads down the page
+
+
+def _statement_range(filters: dict[str, Any]) -> tuple[date, date]:
+    today = clock.lagos_today()
+    date_to = filters.get("date_to") or today
+    date_from = filters.get("date_from") or date_to.replace(day=1)
+    if date_from > date_to:
+        raise ApiError(code="VALIDATION_ERROR", detail="date_from is after date_to.",
+                       errors={"date_from": ["Must not be after date_to."]})
+    if date_to - date_from > timedelta(days=STATEMENT_MAX_DAYS):
+        raise ApiError(code="VALIDATION_ERROR", detail=f"At most {STATEMENT_MAX_DAYS} days per statement.",
+                       errors={"date_from": [f"The range is limited to {STATEMENT_MAX_DAYS} days."]})
+    return date_from, date_to
+
+
+class StatementApi(JSONErrorsMixin, APIView):
+    """Entries with their running balance over a date range (Lagos days; default: this month
+    so far). JSON is cursor-paginated, oldest first; `?format=csv` (or `Accept: text/csv`)
+    returns the whole range as CSV."""
+
+    renderer_classes = [JSONRenderer, CSVRenderer]
+    csv_columns = ["date", "reference", "kind", "narration", "amount", "balance"]
+
+    @extend_schema(operation_id="wallet_statement", parameters=[StatementFilters],
+                   responses={200: StatementOutput, (200, "text/csv"): OpenApiTypes.STR}, tags=["wallet"])
+    def get(self, request: Request) -> Response:
+        date_from, date_to = _statement_range(parse(StatementFilters, request.query_params))
+        wallet = wallet_get_or_create(user_id=request.user.pk)
+        entries = selectors.statement_entries(account_id=wallet.pk, date_from=date_from, date_to=date_to)
+        if request.accepted_renderer.format == "csv":
+            rows = StatementLineOutput(entries[:CSV_MAX_ROWS], many=True).data
+            filename = f"statement-{wallet.number}-{date_from}-{date_to}.csv"
+            return Response(rows, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        paginator = StatementPagination()
+        page = paginator.paginate_queryset(entries, request, view=self)
+        opening, closing = selectors.statement_balances(account_id=wallet.pk, date_from=date_from, date_to=date_to)
+        return Response({
+            "wallet_number": wallet.number, "currency": wallet.currency, "date_from": date_from, "date_to": date_to,
+            "opening_balance": opening, "closing_balance": closing,
+            "next": paginator.get_next_link(), "previous": paginator.get_previous_link(),
+            "results": StatementLineOutput(page, many=True).data,
+        })
+
+
+# --- customer: transfer -----------------------------------------------------------------------
+
+
+class TransferOutput(serializers.Serializer):
+    reference = serializers.CharField()
+    amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    recipient = serializers.DictField(child=serializers.CharField(allow_null=True))
+    narration = serializers.CharField()
+    balance = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+def _find_recipient(value: str) -> selectors.Recipient:
+    recipient = selectors.recipient_find(recipient=value)
+    if recipient is None:
+        raise RecipientNotFound()
+    return recipient
+
+
+class TransferApi(APIView):
+    """Send money to another wallet by wallet number or e-mail. With a JWT the transaction
+    PIN is required; an API key with the `transfer` scope needs none but must send an
+    Idempotency-Key. The same Idempotency-Key replays the first answer."""
+
+    api_key_scope = "transfer"
+
+    class InputSerializer(serializers.Serializer):
+        recipient = StrictCharField(max_length=254)
+        amount = KoboField()
+        pin = PinField(required=False)
+        narration = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
+
+    @extend_schema(operation_id="wallet_transfer", request=InputSerializer, responses={201: TransferOutput},
+                   parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER, required=False)],
+                   tags=["wallet"])
+    @idempotent()
+    def post(self, request: Request) -> Response:
+        data = parse(self.InputSerializer, request.data, field_codes={"amount": "INVALID_AMOUNT", "pin": "PIN_INVALID"})
+        if getattr(request, "api_key", None) is None:
+            if "pin" not in data:
+                raise PinRequired()
+            pin_check(user=request.user, pin=data["pin"])
+        recipient = _find_recipient(data["recipient"])
+        journal = wallet_transfer(
+            sender_user_id=request.user.pk, recipient_user_id=recipient.user_id, amount_kobo=data["amount"],
+            idempotency_key=request.headers.get(IDEMPOTENCY_HEADER), narration=data["narration"],
+            limits=limits_for_tier(request.user.kyc_tier), recipient_limits=limits_for_tier(recipient.kyc_tier),
+            actor=Actor.from_request(request),
+        )
+        return Response(_transfer_output(journal, recipient), status=status.HTTP_201_CREATED)
+
+
+def _transfer_output(journal: Journal, recipient: selectors.Recipient) -> dict[str, Any]:
+    sender_entry = journal.entries.filter(amount_kobo__lt=0).select_related("account").get()
+    return TransferOutput({
+        "reference": journal.reference, "amount": -sender_entry.amount_kobo, "currency": sender_entry.account.currency,
+        "recipient": {"wallet_number": journal.metadata.get("recipient_wallet"), "name": recipient.display_name},
+        "narration": journal.memo, "balance": sender_entry.balance_after_kobo, "created_at": journal.created_at,
+    }).data
+
+
+# --- staff: funding, debits, approvals, freezing ----------------------------------------------
+
+STAFF_PERMISSIONS = [IsAuthenticated, NotSuspendedForWrites, IsStaff]
+
+
+class AdjustmentOutput(serializers.ModelSerializer):
+    wallet_number = serializers.CharField(source="account.number")
+    amount = serializers.IntegerField(source="amount_kobo")
+    journal_key = serializers.CharField(source="journal.idempotency_key", allow_null=True, default=None)
+
+    class Meta:
+        model = Adjustment
+        fields = ["id", "wallet_number", "direction", "amount", "reason", "bank_reference", "status",
+                  "journal_key", "created_at", "decided_at"]
+        read_only_fields = fields
+
+
+def _wallet_of(value: str) -> LedgerAccount:
+    recipient = _find_recipient(value)
+    return wallet_get_or_create(user_id=recipient.user_id)
+
+
+def _adjustment_response(adjustment: Adjustment) -> Response:
+    adjustment = Adjustment.objects.select_related("account", "journal").get(pk=adjustment.pk)
+    code = status.HTTP_201_CREATED if adjustment.status == Adjustment.Status.POSTED else status.HTTP_202_ACCEPTED
+    return Response(AdjustmentOutput(adjustment).data, status=code)
+
+
+class _AdjustmentInput(serializers.Serializer):
+    wallet = StrictCharField(max_length=254, help_text="Wallet number or the owner's e-mail")
+    amount = KoboField()
+    reason = StrictCharField(max_length=500)
+
+
+class AdminFundWalletApi(APIView):
+    """Credit a wallet (staff). Above ADJUSTMENT_APPROVAL_THRESHOLD_KOBO the credit waits for a
+    second staff member (202, pending_approval). `bank_reference` (for a bank transfer) is
+    unique: one bank transfer is credited once."""
+
+    permission_classes = STAFF_PERMISSIONS
+    direction = Adjustment.Direction.CREDIT
+
+    class InputSerializer(_AdjustmentInput):
+        bank_reference = StrictCharField(max_length=100, required=False, allow_blank=True)
+
+    @extend_schema(operation_id="admin_fund_wallet", request=InputSerializer,
+                   responses={201: AdjustmentOutput, 202: AdjustmentOutput}, tags=["admin"])
+    @idempotent()
+    def post(self, request: Request) -> Response:
+        data = parse(self.InputSerializer, request.data, field_codes={"amount": "INVALID_AMOUNT", "reason": "REASON_REQUIRED"})
+        adjustment = adjustment_request(
+            staff=Actor.from_request(request), account_id=_wallet_of(data["wallet"]).pk, direction=self.direction,
+            amount_kobo=data["amount"], reason=data["reason"], bank_reference=data.get("bank_reference") or None,
+        )
+        return _adjustment_response(adjustment)
+
+
+class AdminDebitWalletApi(APIView):
+    """Debit a wallet (staff), with a reason; refused on a frozen wallet or beyond the
+    available balance. Above the threshold it waits for a second staff member."""
+
+    permission_classes = STAFF_PERMISSIONS
+    direction = Adjustment.Direction.DEBIT
+
+    @extend_schema(operation_id="admin_debit_wallet", request=_AdjustmentInput,
+                   responses={201: AdjustmentOutput, 202: AdjustmentOutput}, tags=["admin"])
+    @idempotent()
+    def post(self, request: Request) -> Response:
+        data = parse(_AdjustmentInput, request.data, field_codes={"amount": "INVALID_AMOUNT", "reason": "REASON_REQUIRED"})
+        adjustment = adjustment_request(
+            staff=Actor.from_request(request), account_id=_wallet_of(data["wallet"]).pk, direction=self.direction,
+            amount_kobo=data["amount"], reason=data["reason"],
+        )
+        return _adjustment_response(adjustment)
+
+
+class AdminAdjustmentApproveApi(APIView):
+    permission_classes = STAFF_PERMISSIONS
+
+    @extend_schema(operation_id="admin_adjustment_approve", request=None, responses={201: AdjustmentOutput},
+                   tags=["admin"])
+    def post(self, request: Request, adjustment_id: int) -> Response:
+        return _adjustment_response(adjustment_approve(staff=Actor.from_request(request), adjustment_id=adjustment_id))
+
+
+class ReasonInput(serializers.Serializer):
+    reason = StrictCharField(max_length=500)
+
+
+class AdminAdjustmentRejectApi(APIView):
+    permission_classes = STAFF_PERMISSIONS
+
+    @extend_schema(operation_id="admin_adjustment_reject", request=ReasonInput, responses={200: AdjustmentOutput},
+                   tags=["admin"])
+    def post(self, request: Request, adjustment_id: int) -> Response:
+        data = parse(ReasonInput, request.data, field_codes={"reason": "REASON_REQUIRED"})
+        adjustment = adjustment_reject(staff=Actor.from_request(request), adjustment_id=adjustment_id, reason=data["reason"])
+        return Response(AdjustmentOutput(adjustment).data)
+
+
+class FreezeOutput(serializers.Serializer):
+    wallet_number = serializers.CharField()
+    status = serializers.CharField()
+    changed = serializers.BooleanField()
+
+
+class AdminWalletFreezeApi(APIView):
+    """Freeze (or, with `freeze = False`, unfreeze) a wallet by number, with a reason."""
+
+    permission_classes = STAFF_PERMISSIONS
+    freeze = True
+
+    @extend_schema(request=ReasonInput, responses={200: FreezeOutput}, tags=["admin"])
+    def post(self, request: Request, number: str) -> Response:
+        data = parse(ReasonInput, request.data, field_codes={"reason": "REASON_REQUIRED"})
+        wallet = LedgerAccount.objects.filter(number=number, kind=LedgerAccount.Kind.CUSTOMER).first()
+        if wallet is None:
+            raise NotFound("No such wallet.")
+        service = wallet_freeze if self.freeze else wallet_unfreeze
+        changed = service(account_id=wallet.pk, reason=data["reason"], actor=Actor.from_request(request))
+        wallet.refresh_from_db(fields=["status"])
+        return Response({"wallet_number": wallet.number, "status": wallet.status, "changed": changed})
+
+
+class AdminWalletUnfreezeApi(AdminWalletFreezeApi):
+    freeze = False
