@@ -333,9 +333,7 @@ def purchase_requery(*, purchase_id: int, reason: str = "due") -> str:
 
 def _capabilities(provider: str) -> tuple[bool, bool]:
     """(supports_query, resend_same_request_id_is_safe) of a provider."""
-    from vtu.providers import registry
-
-    adapter = registry.adapter_class(provider)
+    adapter = provider_get(provider, CallRecorder())
     return adapter.supports_query, adapter.resend_same_request_id_is_safe
 
 

@@ -136,5 +136,9 @@ class ScriptedProvider(Provider):
         self._log(operation, request_id, {"outcome": result.outcome.value})
         return result
 
+    def callback_request_id(self, payload: dict[str, Any]) -> str | None:
+        value = payload.get("request_id")
+        return value if isinstance(value, str) else None
+
     def balance_kobo(self) -> int:
         return WORLD.balances.get(self.name, 100_000_000)

@@ -1,0 +1,121 @@
+"""Routing: priority, staff switches, the circuit breaker and the health score."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from vtu.models import ProviderState, Purchase, Route
+from vtu.services import routing
+from vtu.services.purchases import PurchaseRequest, purchase_create
+from vtu.tests.conftest import PLAN
+from wallets.invariants import assert_ledger_invariants
+
+
+def buy(user, n: int) -> Purchase:
+    number = f"080312{n:05d}"
+    purchase, _ = purchase_create(
+        user=user, request=PurchaseRequest(product="data", phone_number=number, plan_code=PLAN)
+    )
+    purchase.refresh_from_db()
+    return purchase
+
+
+@pytest.mark.django_db
+def test_a_failing_provider_trips_the_breaker_and_traffic_fails_over(buyer, world, vtu_clock, settings):
+    threshold = settings.PROVIDER_CIRCUIT_FAILURES
+    world.script("alpha", *["down"] * 50)
+
+    purchases = [buy(buyer, n) for n in range(threshold + 5)]
+
+    assert all(p.status == Purchase.Status.SUCCESSFUL and p.provider == "beta" for p in purchases)
+    assert world.buys["alpha"] == threshold, "no call to alpha once its breaker is open"
+    state = ProviderState.objects.get(provider="alpha")
+    assert state.circuit == "open" and state.consecutive_failures == threshold
+
+    # After the cool-down one purchase probes alpha; alpha is back, the breaker closes.
+    world.buy_script["alpha"].clear()
+    vtu_clock.advance(seconds=settings.PROVIDER_CIRCUIT_COOLDOWN_SECONDS + 1)
+    probe = buy(buyer, 99)
+    assert probe.provider == "alpha" and world.buys["alpha"] == threshold + 1
+    state.refresh_from_db()
+    assert (state.circuit, state.consecutive_failures) == ("closed", 0)
+    assert_ledger_invariants()
+
+
+@pytest.mark.django_db
+def test_a_failed_probe_opens_the_breaker_again(buyer, world, vtu_clock, settings):
+    ProviderState.objects.create(provider="alpha", circuit="open", opened_at=vtu_clock.current, consecutive_failures=5)
+    world.script("alpha", "down")
+
+    assert buy(buyer, 1).provider == "beta" and world.buys["alpha"] == 0
+    vtu_clock.advance(seconds=settings.PROVIDER_CIRCUIT_COOLDOWN_SECONDS + 1)
+    assert buy(buyer, 2).provider == "beta" and world.buys["alpha"] == 1
+    state = ProviderState.objects.get(provider="alpha")
+    assert state.circuit == "open" and state.opened_at == vtu_clock.current
+    assert buy(buyer, 3).provider == "beta" and world.buys["alpha"] == 1
+
+
+@pytest.mark.django_db
+def test_only_one_probe_at_a_time(catalogue, vtu_clock, settings):
+    ProviderState.objects.create(provider="alpha", circuit="open", opened_at=vtu_clock.current)
+    vtu_clock.advance(seconds=settings.PROVIDER_CIRCUIT_COOLDOWN_SECONDS + 1)
+
+    assert routing.circuit_claim("alpha") is True
+    assert routing.circuit_claim("alpha") is False  # the first probe is still out
+    vtu_clock.advance(seconds=settings.PROVIDER_CIRCUIT_COOLDOWN_SECONDS + 1)
+    assert routing.circuit_claim("alpha") is True  # that probe never reported back
+
+
+@pytest.mark.django_db(transaction=True)
+def test_breaker_under_concurrency_limits_calls_to_a_dead_provider(buyer, world, vtu_clock, settings):
+    """20 concurrent purchases while alpha is down: every one is delivered by beta, and alpha
+    sees at most the threshold plus the purchases already past the breaker when it opened."""
+    world.script("alpha", *["down"] * 100)
+    threads, results, start = 20, [], threading.Barrier(20)
+
+    def worker(n: int) -> None:
+        try:
+            start.wait(timeout=10)
+            results.append(buy(buyer, n).status)
+        finally:
+            connection.close()
+
+    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+
+    assert results == [Purchase.Status.SUCCESSFUL] * threads
+    assert world.buys["beta"] == threads
+    assert world.buys["alpha"] < threads
+    assert ProviderState.objects.get(provider="alpha").circuit == "open"
+    assert_ledger_invariants()
+
+
+@pytest.mark.django_db
+def test_staff_switches_skip_a_provider(buyer, world, vtu_clock):
+    ProviderState.objects.create(provider="alpha", enabled=False)
+    assert buy(buyer, 1).provider == "beta"
+    ProviderState.objects.filter(provider="alpha").update(enabled=True)
+    Route.objects.filter(provider="alpha", product="data").update(enabled=False)
+    assert buy(buyer, 2).provider == "beta"
+    assert world.buys["alpha"] == 0
+
+
+@pytest.mark.django_db
+def test_health_score_orders_providers_of_equal_priority(buyer, world, vtu_clock):
+    Route.objects.filter(provider="beta").update(priority=1)
+    world.script("alpha", "lost", "lost", "down")
+    for n in range(3):
+        buy(buyer, n)
+
+    scores = routing.health_refresh()
+
+    assert scores["alpha"] < scores["beta"] == 100
+    network = Purchase.objects.first().network
+    plan = Purchase.objects.first().plan
+    assert [c.provider for c in routing.candidates(network=network, product="data", plan=plan)] == ["beta", "alpha"]
