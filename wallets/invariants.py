@@ -20,6 +20,7 @@ scenario. Both read only; the checker (wallets.services.checks) decides what to 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -43,9 +44,10 @@ class Finding:
 
 
 def _rows(sql: str, params: list[Any] | None = None) -> list[tuple]:
+    """Rows with SUM()s as ints (PostgreSQL returns numeric for a SUM of bigint)."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params or [])
-        return cursor.fetchall()
+        return [tuple(int(v) if isinstance(v, Decimal) else v for v in row) for row in cursor.fetchall()]
 
 
 def _balance_mismatches() -> list[Finding]:

@@ -1,0 +1,93 @@
+"""`manage.py check_ledger` and the periodic task: they name what is wrong, exit non-zero,
+freeze the wallets involved, alert, and never correct."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from accounts.tests.factories import UserFactory
+from audit.models import AuditLog
+from config.models import Alert
+from wallets.invariants import assert_ledger_invariants, ledger_findings
+from wallets.models import Entry, LedgerAccount, LedgerCheck
+from wallets.selectors import ledger_check_latest
+from wallets.services import hold_place, wallet_get_or_create
+from wallets.tasks import ledger_check
+from wallets.tests.factories import fund_wallet
+
+
+def _sql(statement: str, params: list) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+
+
+def _wallet(user) -> LedgerAccount:
+    return LedgerAccount.objects.get(pk=wallet_get_or_create(user_id=user.pk).pk)
+
+
+@pytest.mark.django_db
+def test_a_clean_ledger_passes_and_the_result_is_stored(user, capsys):
+    fund_wallet(user, 1000)
+    call_command("check_ledger")
+    check = ledger_check_latest()
+    assert check.ok and check.finding_count == 0 and check.stats["wallets"] == 1
+    assert "ledger ok" in capsys.readouterr().out
+    assert ledger_check() == 0
+
+
+@pytest.mark.django_db
+def test_a_corrupted_balance_is_named_frozen_alerted_and_not_corrected(user, capsys):
+    fund_wallet(user, 1000)
+    healthy = UserFactory()
+    fund_wallet(healthy, 1000)
+    wallet = _wallet(user)
+    _sql("UPDATE wallets_ledgeraccount SET balance_kobo = balance_kobo + 7 WHERE id = %s", [wallet.pk])
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("check_ledger")
+    assert exit_info.value.code == 1
+    out = capsys.readouterr().out
+    assert f"balance_mismatch: account {wallet.code}: balance 1007 but entries sum to 1000" in out
+    wallet.refresh_from_db()
+    assert wallet.status == "frozen" and wallet.balance_kobo == 1007  # frozen, never corrected
+    assert _wallet(healthy).status == "active"
+    check = LedgerCheck.objects.latest("id")
+    assert not check.ok and check.frozen_account_ids == [wallet.pk]
+    assert [finding["code"] for finding in check.findings] == ["balance_mismatch"]
+    assert Alert.objects.get(dedupe_key="ledger_check").severity == "critical"
+    assert AuditLog.objects.filter(action="ledger.finding").count() == 1
+    assert AuditLog.objects.filter(action="wallet.freeze", target_id=str(wallet.pk)).count() == 1
+    with pytest.raises(AssertionError, match="balance_mismatch"):
+        assert_ledger_invariants()
+
+
+@pytest.mark.django_db
+def test_held_mismatch_and_no_freeze_option(user):
+    fund_wallet(user, 1000)
+    wallet = _wallet(user)
+    hold_place(account_id=wallet.pk, amount_kobo=300, reference="P-1")
+    _sql("UPDATE wallets_ledgeraccount SET held_kobo = 200 WHERE id = %s", [wallet.pk])
+    with pytest.raises(SystemExit):
+        call_command("check_ledger", "--no-freeze", "--json")
+    assert [f.code for f in ledger_findings()] == ["held_mismatch"]
+    assert _wallet(user).status == "active"
+    assert ledger_check.apply(kwargs={}).get() == 1  # the task freezes (LEDGER_CHECK_FREEZE on)
+    assert _wallet(user).status == "frozen"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_entry_deleted_behind_the_triggers_back_is_found(user):
+    fund_wallet(user, 1000)
+    fund_wallet(user, 500)
+    wallet = _wallet(user)
+    first = Entry.objects.filter(account=wallet).order_by("id").first()
+    with connection.cursor() as cursor:  # as a superuser would: triggers off for this session
+        cursor.execute("SET session_replication_role = replica")
+        cursor.execute("DELETE FROM wallets_entry WHERE id = %s", [first.pk])
+        cursor.execute("SET session_replication_role = DEFAULT")
+    codes = {finding.code for finding in ledger_findings()}
+    assert codes == {"balance_mismatch", "running_balance_broken", "journal_unbalanced", "journal_without_legs",
+                     "ledger_unbalanced"}
+    assert ledger_check() == 5
+    assert _wallet(user).status == "frozen"
