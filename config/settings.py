@@ -402,6 +402,10 @@ VTU_PROVIDERS = {
         "clubkonnect", base_url="https://www.nellobytesystems.com", USER_ID="", API_KEY="",
     ),
 }
+# Optional per-provider settings (not credentials; see docs/providers.md).
+VTU_PROVIDERS["amigo"]["PLAN_TYPE"] = env.str("AMIGO_PLAN_TYPE", default="corporate")
+VTU_PROVIDERS["vtpass"]["NOT_FOUND_GRACE_SECONDS"] = env.int("VTPASS_NOT_FOUND_GRACE_SECONDS", default=900)
+VTU_PROVIDERS["clubkonnect"]["CALLBACK_URL"] = env.str("CLUBKONNECT_CALLBACK_URL", default="")
 VTU_PROVIDERS["sandbox"] = {
     "NAME": "sandbox",
     "BASE_URL": "",

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
+from requests.auth import AuthBase
 from urllib3.exceptions import NewConnectionError
 
 from config.http import outbound_request
@@ -73,13 +74,22 @@ def never_sent(exc: requests.RequestException) -> bool:
     return False
 
 
-def redacted_url(url: str, params: dict[str, Any] | None, secret_params: tuple[str, ...] = ()) -> str:
-    if not params:
-        return mask_string(url)
-    shown = {
-        key: (REDACTED if key in secret_params or is_sensitive_key(key) else value) for key, value in params.items()
-    }
-    return mask_string(f"{url}?{urlencode(shown)}")
+class QueryCredentials(AuthBase):
+    """Adds credentials to the query string when the request is prepared, so they are not in
+    the `params` that config.http logs, nor in any URL we keep (ClubKonnect's UserID/APIKey)."""
+
+    def __init__(self, credentials: dict[str, str]) -> None:
+        self.credentials = credentials
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.prepare_url(request.url, self.credentials)
+        return request
+
+
+def redacted_url(url: str, params: dict[str, Any] | None, secret_names: tuple[str, ...] = ()) -> str:
+    shown = {key: (REDACTED if is_sensitive_key(key) else value) for key, value in (params or {}).items()}
+    shown.update({name: REDACTED for name in secret_names})
+    return mask_string(f"{url}?{urlencode(shown)}" if shown else url)
 
 
 def send(
@@ -92,17 +102,21 @@ def send(
     params: dict[str, Any] | None = None,
     json_body: Any = None,
     headers: dict[str, str] | None = None,
-    secret_params: tuple[str, ...] = (),
+    query_credentials: dict[str, str] | None = None,
 ) -> Exchange:
-    """Send one request and report it; never raises a requests exception."""
+    """Send one request and report it; never raises a requests exception.
+
+    `query_credentials` go into the query string at send time only (QueryCredentials) and
+    show as [REDACTED] in the CallLog; secret headers are never logged at all."""
     config = provider.config
     timeout = (float(config["CONNECT_TIMEOUT_SECONDS"]), float(config["READ_TIMEOUT_SECONDS"]))
     started = time.perf_counter()
     status, text, error, sent = None, "", "", True
     try:
+        extra: dict[str, Any] = {"auth": QueryCredentials(query_credentials)} if query_credentials else {}
         response = outbound_request(
             method, url, service=f"provider:{provider.name}", timeout=timeout,
-            params=params, json=json_body, headers=headers,
+            params=params, json=json_body, headers=headers, **extra,
         )
         status, text = response.status_code, response.text
     except requests.RequestException as exc:
@@ -120,7 +134,7 @@ def send(
             provider=provider.name,
             operation=operation,
             method=method,
-            url=redacted_url(url, params, secret_params),
+            url=redacted_url(url, params, tuple(query_credentials or ())),
             request_body=redact_value(json_body),
             status_code=status,
             response_body=redact_value(body) if body is not None else mask_string(text[:MAX_TEXT]),

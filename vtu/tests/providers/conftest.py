@@ -49,3 +49,26 @@ def calls() -> Calls:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+SECRETS = {
+    "amigo": {"API_KEY": "amg_test_s3cr3tAmigoToken0001"},
+    "vtpass": {"API_KEY": "vtp-api-key-s3cr3t-0002", "PUBLIC_KEY": "PK_s3cr3tPublic0003", "SECRET_KEY": "SK_s3cr3tSecret0004"},
+    "clubkonnect": {"USER_ID": "CK100S3CR3T05", "API_KEY": "CKAPIKEYS3CR3T0006"},
+}
+BASE_URLS = {
+    "amigo": "https://amigo.test/api",
+    "vtpass": "https://vtpass.test/api",
+    "clubkonnect": "https://clubkonnect.test",
+}
+
+
+def provider_config(name: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "NAME": name, "BASE_URL": BASE_URLS[name], "CONNECT_TIMEOUT_SECONDS": 0.5, "READ_TIMEOUT_SECONDS": 1.0,
+        "SANDBOX": False, **SECRETS[name], **overrides,
+    }
+
+
+def secret_values(name: str) -> list[str]:
+    return list(SECRETS[name].values())
