@@ -86,13 +86,15 @@ class VirtualAccountsApi(APIView):
 
     class InputSerializer(serializers.Serializer):
         gateway = StrictCharField(max_length=20)
-        id_type = serializers.ChoiceField(choices=["bvn", "nin"], required=False, allow_blank=True, default="")
+        # A plain string (checked by the service): "bvn" or "nin".
+        id_type = StrictCharField(required=False, allow_blank=True, default="", max_length=3,
+                                  help_text="bvn or nin")
         id_number = StrictCharField(required=False, allow_blank=True, default="", max_length=11, min_length=11,
                                     trim_whitespace=True, write_only=True)
 
     class RequestOutput(serializers.Serializer):
         gateway = serializers.CharField()
-        status = serializers.ChoiceField(choices=VirtualAccountRequest.Status.choices)
+        status = serializers.CharField(help_text="pending | assigned | failed")
         accounts = VirtualAccountOutput(many=True)
 
     @extend_schema(responses={200: VirtualAccountOutput(many=True)}, summary="My virtual bank accounts")

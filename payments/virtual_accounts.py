@@ -32,6 +32,8 @@ def virtual_accounts_for_user(*, user_id: int) -> Any:
 
 
 def _validate_id(gateway: str, id_type: str, id_number: str) -> None:
+    if id_type not in ("", "bvn", "nin") or (id_number and not id_type):
+        raise InvalidIdNumber("id_type must be bvn or nin.")
     needed = ID_REQUIRED[gateway]
     if needed and (id_type not in needed or not id_number):
         raise InvalidIdNumber(f"{gateway} needs the customer's {' or '.join(needed).upper()}.")
