@@ -109,21 +109,22 @@ def rule_problems(fields: dict[str, Any]) -> dict[str, list[str]]:
     return problems
 
 
+RULE_DEFAULTS: dict[str, Any] = {
+    "label": "", "network": "", "plan_type": "", "plan_code": "", "audience": "customer", "user_id": None,
+    "amount_kobo": None, "rate_bps": None, "starts_at": None, "ends_at": None, "is_promotion": False, "active": True,
+}
+
+
 def _defaults(fields: dict[str, Any]) -> dict[str, Any]:
-    values = {
-        "label": "", "network": "", "plan_type": "", "plan_code": "", "audience": "customer", "user_id": None,
-        "amount_kobo": None, "rate_bps": None, "starts_at": None, "ends_at": None, "is_promotion": False,
-        "active": True,
-    }
-    values.update({key: value for key, value in fields.items() if key in RULE_FIELDS})
-    return values
+    return {**RULE_DEFAULTS, **{key: value for key, value in fields.items() if key in RULE_FIELDS}}
 
 
 def _snapshot(rule: PricingRule) -> dict[str, Any]:
     return {field: getattr(rule, field) for field in RULE_FIELDS}
 
 
-def _existing_standing(values: dict[str, Any], exclude_id: int | None = None) -> PricingRule | None:
+def standing_duplicate(values: dict[str, Any], exclude_id: int | None = None) -> PricingRule | None:
+    """The standing rule (no window) that already covers this scope and audience, if any."""
     if values["starts_at"] is not None or values["ends_at"] is not None:
         return None
     same = PricingRule.objects.filter(
@@ -142,7 +143,7 @@ def _save(rule: PricingRule, values: dict[str, Any]) -> PricingRule:
     problems = rule_problems(values)
     if problems:
         raise ApiError(code="VALIDATION_ERROR", detail="Invalid pricing rule.", errors=problems)
-    existing = _existing_standing(values, exclude_id=rule.pk)
+    existing = standing_duplicate(values, exclude_id=rule.pk)
     if existing is not None:
         raise RuleExists("A standing rule for this scope and audience exists; update it instead.", errors={"id": [existing.pk]})
     for field, value in values.items():

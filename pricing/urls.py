@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from pricing import apis
+
+urlpatterns = [
+    path("admin/pricing", apis.PricingRulesAdminApi.as_view(), name="admin-pricing"),
+]
