@@ -28,7 +28,15 @@ from django.db.models import F
 from config.alerts import alert_raise
 from vtu import clock, faults
 from vtu.models import ProductKind, ProviderAttempt, Purchase
-from vtu.providers.base import AirtimeOrder, DataOrder, Outcome, Provider, ProviderResult, QueryNotSupported
+from vtu.providers.base import (
+    AirtimeOrder,
+    DataOrder,
+    Outcome,
+    ProductNotSupported,
+    Provider,
+    ProviderResult,
+    QueryNotSupported,
+)
 from vtu.services import ledger, routing
 from vtu.services.calls import CallRecorder, provider_config, provider_get
 from vtu.services.notify import notify_outcome
@@ -166,6 +174,8 @@ def _call(purchase: Purchase, attempt: ProviderAttempt, *, recheck: bool = False
             result = _buy(provider, purchase, attempt)
     except (faults.SimulatedCrash, QueryNotSupported):
         raise
+    except ProductNotSupported as exc:  # refused before any HTTP: nothing was sent
+        result = ProviderResult(outcome=Outcome.FAILED, message=exc.detail, failover_allowed=True)
     except Exception as exc:  # noqa: BLE001 - whatever went wrong, the order may have been sent
         log.warning("provider_call_raised", provider=attempt.provider, request_id=attempt.request_id,
                     error=type(exc).__name__)

@@ -59,9 +59,20 @@ def world(settings, monkeypatch: pytest.MonkeyPatch) -> scripted.World:
     return fresh
 
 
+def reseed_catalogue() -> None:
+    """Transactional tests flush every table, seeded rows included: put the catalogue back."""
+    import importlib
+
+    from django.apps import apps
+
+    if not Network.objects.exists():
+        importlib.import_module("vtu.migrations.0002_seed_catalogue").seed(apps, None)
+
+
 @pytest.fixture
 def catalogue(db, world: scripted.World) -> dict[str, DataPlan]:
     """Routes for every network and product, mappings for a few plans, customer prices."""
+    reseed_catalogue()
     for network in Network.objects.all():
         for product in ("data", "airtime"):
             for priority, name in enumerate(PROVIDERS, start=1):
@@ -79,9 +90,12 @@ def catalogue(db, world: scripted.World) -> dict[str, DataPlan]:
 
 
 def price_rules() -> None:
+    from pricing.models import PricingRule
     from pricing.services import pricing_rule_create
 
     actor = Actor.system("tests")
+    if PricingRule.objects.filter(network="MTN", audience="customer").exists():
+        return
     for network in ("MTN", "AIRTEL", "GLO", "9MOBILE"):  # more specific than the default rules
         pricing_rule_create(
             actor=actor, kind="data", network=network, method="flat", amount_kobo=DATA_MARKUP, audience="customer"

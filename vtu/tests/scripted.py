@@ -16,6 +16,7 @@ Buy behaviours:
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, defaultdict, deque
 from typing import Any
 
@@ -42,6 +43,7 @@ class World:
         self.queries: Counter[str] = Counter()
         self.plans: dict[str, list[ProviderPlan]] = defaultdict(list)
         self.balances: dict[str, int] = {}
+        self.lock = threading.Lock()  # concurrency tests call the provider from many threads
 
     def script(self, provider: str, *behaviours: str) -> None:
         self.buy_script[provider].extend(behaviours)
@@ -89,6 +91,10 @@ class ScriptedProvider(Provider):
         return self._buy(order.request_id, order.phone_e164)
 
     def _buy(self, request_id: str, phone: str) -> ProviderResult:
+        with WORLD.lock:
+            return self._buy_locked(request_id, phone)
+
+    def _buy_locked(self, request_id: str, phone: str) -> ProviderResult:
         WORLD.buys[self.name] += 1
         WORLD.buys_by_request[request_id] += 1
         WORLD.phone_of[request_id] = phone
@@ -116,6 +122,10 @@ class ScriptedProvider(Provider):
         return result
 
     def query(self, *, request_id: str, provider_reference: str = "") -> ProviderResult:
+        with WORLD.lock:
+            return self._query_locked(request_id, provider_reference)
+
+    def _query_locked(self, request_id: str, provider_reference: str) -> ProviderResult:
         WORLD.queries[self.name] += 1
         queue = WORLD.query_script[self.name]
         if queue:
