@@ -257,7 +257,8 @@ SPECTACULAR_SETTINGS = {
     ],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
-    "ENUM_NAME_OVERRIDES": {},
+    # One name for the data/airtime choice set used by vtu (product) and pricing (kind).
+    "ENUM_NAME_OVERRIDES": {"ProductKindEnum": "pricing.models.PricingRule.Kind"},
     "DISABLE_ERRORS_AND_WARNINGS": True,
     # Swagger UI and ReDoc assets from the pinned sidecar package, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
