@@ -21,7 +21,7 @@ from config.api.parsing import parse
 
 class EndpointOutput(serializers.ModelSerializer):
     events = serializers.ListField(child=serializers.ChoiceField(choices=callbacks.EVENT_TYPES))
-    status = serializers.ChoiceField(choices=["active", "disabled", "deleted"], read_only=True)
+    status = serializers.CharField(read_only=True, help_text="active, disabled (failing for days) or deleted")
 
     class Meta:
         model = CallbackEndpoint
