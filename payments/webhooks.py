@@ -9,6 +9,7 @@ a task (queue "webhooks") that asks the gateway before any money moves.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass
 from datetime import timedelta
@@ -67,6 +68,7 @@ def webhook_receive(
     401 bad/missing signature, 400 malformed, 200 otherwise (including duplicates and events
     we ignore: a non-2xx would make the gateway retry for days)."""
     headers = {name.lower(): value for name, value in headers.items()}
+    remote_ip = _valid_ip(remote_ip)
     delivery = WebhookDelivery.objects.create(
         gateway=gateway, headers=kept_headers(headers), query=query, body=body, remote_ip=remote_ip
     )
@@ -95,6 +97,13 @@ def webhook_receive(
 
         tasks.webhook_event_process.delay_on_commit(stored.pk)
     return receipt
+
+
+def _valid_ip(value: str | None) -> str | None:
+    try:
+        return str(ipaddress.ip_address((value or "").strip()))
+    except ValueError:
+        return None
 
 
 def _event_get_or_create(event: NormalizedEvent, delivery: WebhookDelivery, body: bytes) -> tuple[WebhookEvent, bool]:
@@ -149,7 +158,10 @@ def webhook_event_process(*, event_id: int, actor: Actor = services.SYSTEM) -> s
     except GatewayError as exc:
         _record(stored, WebhookEvent.Outcome.ERROR, None, str(exc), done=False)
         raise
-    _record(stored, outcome, deposit, "")
+    # An orphan stays unprocessed: the sweep looks again for a while (recovery.MAX_EVENT_ATTEMPTS),
+    # because its deposit or account may appear later (a Paystack dedicated account is stored
+    # when its assign webhook arrives, which can come after the first transfer).
+    _record(stored, outcome, deposit, "", done=outcome != WebhookEvent.Outcome.ORPHAN)
     return outcome
 
 

@@ -262,3 +262,51 @@ def test_staff_reprocess_is_idempotent_and_audited(client, user, make_deposit, h
     assert len(fund_journals(deposit.reference)) == 1
     assert AuditLog.objects.filter(action="webhook_event.reprocess").count() == 2
     assert wallet_for(user).balance_kobo == 500_000
+
+
+# --- a transfer before its dedicated account is known (case 31) -----------------------------------------
+
+
+def test_a_transfer_before_the_account_assignment_credits_once_after_it(client, user, http):
+    import responses
+
+    from payments.models import VirtualAccountRequest
+    from payments.tests.helpers import BASE_URLS
+
+    VirtualAccountRequest.objects.create(user=user, gateway="paystack", account_reference="VA-x")
+    funding = fixture("paystack", "charge_success_dva")
+    answer = fixture("paystack", "verify_success", REF="1641389813553e5f7r8yf3t")
+    answer["data"].update(id=1504248187, amount=2_000_000, fees=10_000)
+    http.add(responses.GET, f"{BASE_URLS['paystack']}/transaction/verify/1641389813553e5f7r8yf3t", json=answer)
+    body = body_of(funding)
+    post_webhook(client, "paystack", body, sign("paystack", body))
+    orphan = WebhookEvent.objects.get()
+    assert (orphan.outcome, orphan.processed_at) == (WebhookEvent.Outcome.ORPHAN, None)
+    assert not Deposit.objects.exists()
+
+    assigned = fixture("paystack", "dva_assign_success")
+    assigned["data"]["customer"]["email"] = user.email
+    body = body_of(assigned)
+    post_webhook(client, "paystack", body, sign("paystack", body))
+    recovery.deposits_sweep(now=later(3))
+    recovery.deposits_sweep(now=later(10))
+
+    orphan.refresh_from_db()
+    assert orphan.outcome == WebhookEvent.Outcome.CREDITED
+    deposit = Deposit.objects.get()
+    assert (deposit.user_id, deposit.status, deposit.amount_kobo) == (user.pk, "successful", 2_000_000)
+    assert len(fund_journals(deposit.reference)) == 1
+    assert wallet_for(user).balance_kobo == 2_000_000
+    assert_ledger_invariants()
+
+
+def test_an_orphan_is_looked_at_a_bounded_number_of_times(client, http):
+    payload, _ = funding_event("paystack", "DEP-NOSUCHREFERENCE")
+    body = body_of(payload)
+    post_webhook(client, "paystack", body, sign("paystack", body))
+    for minute in range(3, 3 + 3 * (recovery.MAX_EVENT_ATTEMPTS + 5), 3):
+        recovery.deposits_sweep(now=later(minute))
+    event = WebhookEvent.objects.get()
+    assert event.attempts == recovery.MAX_EVENT_ATTEMPTS
+    assert event.outcome == WebhookEvent.Outcome.ORPHAN
+    assert len(http.calls) == 0  # an unknown reference never costs a gateway call
