@@ -282,3 +282,46 @@ def va_deposit_reference(gateway: str, gateway_transaction_id: str) -> str:
     """Deterministic, Paystack-safe reference of a transfer into a virtual account."""
     cleaned = re.sub(r"[^A-Za-z0-9.=-]", "-", gateway_transaction_id)[:80]
     return f"VA-{gateway[:4].upper()}-{cleaned}"
+
+
+# --- staff --------------------------------------------------------------------------------------
+
+
+def deposit_resolve(*, deposit_id: int, action: str, actor: Actor, reason: str) -> Deposit:
+    """Staff decision on a deposit in `needs_review` (under/over-payment, odd reference):
+    "credit" asks the gateway again (no transaction open) and credits what it says was paid,
+    in the deposit's currency only; "fail" marks it failed. Locks the deposit; audited
+    (`deposit.resolve`). Raises REASON_REQUIRED, INVALID_STATE, GATEWAY_ERROR."""
+    from config.errors import InvalidState, ReasonRequired
+
+    if not reason.strip():
+        raise ReasonRequired()
+    if action not in ("credit", "fail"):
+        raise InvalidState("action must be credit or fail")
+    deposit = Deposit.objects.get(pk=deposit_id)
+    if deposit.status != Status_.NEEDS_REVIEW:
+        raise InvalidState(f"the deposit is {deposit.status}, not needs_review")
+    txn = None
+    if action == "credit":
+        try:
+            txn = get_gateway(deposit.gateway).fetch_transaction(
+                reference=deposit.gateway_reference if deposit.source == Deposit.Source.VIRTUAL_ACCOUNT
+                and deposit.gateway == "paystack" else deposit.reference,
+                gateway_transaction_id=deposit.gateway_transaction_id,
+                checkout_id="" if deposit.source == Deposit.Source.VIRTUAL_ACCOUNT else deposit.gateway_reference,
+            )
+        except GatewayError as exc:
+            raise GatewayFailed() from exc
+        if txn.status != Status.SUCCEEDED or txn.amount is None or txn.amount.currency != deposit.currency:
+            raise InvalidState("the gateway does not report a payment in the deposit's currency")
+    with transaction.atomic():
+        deposit = Deposit.objects.select_for_update().get(pk=deposit_id)
+        if deposit.status != Status_.NEEDS_REVIEW:
+            raise InvalidState(f"the deposit is {deposit.status}, not needs_review")
+        if txn is not None:
+            _credit(deposit, txn, actor)
+        else:
+            _transition(deposit, Status_.FAILED, reason=reason, next_check_at=None)
+        audit_record(action="deposit.resolve", actor=actor, target=deposit, reason=reason,
+                     changes={"action": action, "credited_kobo": deposit.credited_kobo})
+    return deposit

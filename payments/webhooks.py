@@ -89,7 +89,11 @@ def webhook_receive(
         return _judged(delivery, WebhookDelivery.Verdict.IGNORED, f"{mode} event on a {'live' if adapter.live else 'test'} account", 200)
     stored, created = _event_get_or_create(event, delivery, body)
     verdict = WebhookDelivery.Verdict.ACCEPTED if created else WebhookDelivery.Verdict.DUPLICATE
-    reason = "" if check.body_bound else "origin-only signature: the gateway's verify API decides"
+    notes = [] if check.body_bound else ["origin-only signature: the gateway's verify API decides"]
+    if adapter.source_ips and remote_ip not in adapter.source_ips:
+        notes.append(f"source IP {remote_ip} is not in {gateway}'s published list")
+        log.warning("webhook_unlisted_source_ip", gateway=gateway, delivery_id=delivery.pk, ip=remote_ip)
+    reason = "; ".join(notes)
     receipt = _judged(delivery, verdict, reason, 200, event=stored)
     stale = stored.processed_at is None and stored.received_at < timezone.now() - STALE_UNPROCESSED
     if created or stale or stored.outcome == WebhookEvent.Outcome.ERROR:

@@ -97,6 +97,10 @@ class Gateway:
 
     name: ClassVar[str] = ""
     capabilities: ClassVar[frozenset[str]] = frozenset({"checkout"})
+    # Published webhook source addresses, where the gateway publishes them. Checked in soft
+    # mode only (a warning on the delivery): behind a proxy the client IP may not be trusted,
+    # and the signature is the real gate.
+    source_ips: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config

@@ -67,6 +67,8 @@ class MonnifyGateway(Gateway):
     name = "monnify"
     capabilities = frozenset({"checkout", "virtual_account", "refund"})
     SIGNATURE_HEADER = "monnify-signature"
+    # support.monnify.com "Monnify webhooks: events, security, timeout and idempotency" [P].
+    source_ips = frozenset({"35.242.133.146"})
 
     # (base_url, api_key) -> (token, monotonic expiry); one per process, shared by threads.
     _tokens: ClassVar[dict[tuple[str, str], tuple[str, float]]] = {}

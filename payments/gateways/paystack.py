@@ -63,6 +63,8 @@ class PaystackGateway(Gateway):
     name = "paystack"
     capabilities = frozenset({"checkout", "virtual_account", "refund"})
     SIGNATURE_HEADER = "x-paystack-signature"
+    # paystack.com/docs/payments/webhooks, quoted by several public integrations [S].
+    source_ips = frozenset({"52.31.139.75", "52.49.173.169", "52.214.14.220"})
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.config.get('SECRET_KEY', '')}"}
