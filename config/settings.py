@@ -99,7 +99,14 @@ if IS_POSTGRES:
 else:
     # SQLite (make run): wait for the writer instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            # Take the write lock at BEGIN, so a transaction that reads then writes waits for
+            # the busy timeout instead of failing at once with "database is locked" when the
+            # worker and the web process write together (Django 5.1+).
+            "transaction_mode": "IMMEDIATE",
+        }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
