@@ -1,6 +1,6 @@
 """The two ledger postings payments makes, through wallets' services (docs/ARCHITECTURE.md).
 
-Kept in one module so the legs are read in one place (docs/adr/0002-deposit-fees.md) and so
+Kept in one module so the legs are read in one place (docs/adr/0003-deposit-fees.md) and so
 the rest of payments imports wallets only here.
 """
 

@@ -7,7 +7,7 @@ and returns at once when it is already successful or reversed; (2) the journal k
 explicit transition map. The gateway is asked with no transaction open (config.http refuses
 otherwise); only its answer is used, never the webhook's claim.
 
-Fee legs (docs/adr/0002-deposit-fees.md): clearing -(paid - fee), fees -fee, wallet
+Fee legs (docs/adr/0003-deposit-fees.md): clearing -(paid - fee), fees -fee, wallet
 +credited, revenue +(paid - credited). FEE_BEARER=platform credits what was paid;
 FEE_BEARER=customer credits paid - fee, and the fee recovered from the customer is revenue.
 """
@@ -41,7 +41,7 @@ SYSTEM = Actor.system("payments")
 CHECK_SCHEDULE_MINUTES = (3, 5, 10, 30, 60)
 RECHECK_MINUTES = 180
 ABANDON_AFTER = timedelta(hours=24)
-Status_ = Deposit.Status
+DepositStatus = Deposit.Status
 
 
 def new_reference() -> str:
@@ -80,12 +80,13 @@ def deposit_start(*, user: Any, gateway: str, amount_kobo: int, callback_url: st
             f"Fund between {settings.FUND_MIN_KOBO} and {settings.FUND_MAX_KOBO} kobo.",
             errors={"amount": {"min": settings.FUND_MIN_KOBO, "max": settings.FUND_MAX_KOBO}},
         )
+    _check_max_balance(user=user, amount_kobo=amount_kobo)
     now = timezone.now()
     deposit = Deposit.objects.create(
         user=user, gateway=gateway, reference=new_reference(), amount_kobo=amount_kobo,
         currency=settings.WALLET_CURRENCY, next_check_at=now + next_check_delay(0),
     )
-    DEPOSITS.labels(gateway=gateway, status=Status_.INITIALIZED).inc()
+    DEPOSITS.labels(gateway=gateway, status=DepositStatus.INITIALIZED).inc()
     adapter = get_gateway(gateway)
     request = CheckoutRequest(
         reference=deposit.reference, amount=Money(amount_kobo, deposit.currency), email=user.email,
@@ -106,6 +107,24 @@ def deposit_start(*, user: Any, gateway: str, amount_kobo: int, callback_url: st
     return deposit
 
 
+def _check_max_balance(*, user: Any, amount_kobo: int) -> None:
+    """Refuse a checkout that would take the wallet over its KYC tier's maximum balance. A
+    soft pre-check (two checkouts may both pass): once a payment is made it is credited
+    whatever the limit, because the money has arrived; transfers into virtual accounts
+    cannot be refused at all."""
+    from wallets.errors import LimitExceeded
+    from wallets.limits import limits_for_tier
+    from wallets.services import wallet_get_or_create
+
+    limit = limits_for_tier(getattr(user, "kyc_tier", 0)).max_balance_kobo
+    # The wallet is opened here if it is new: the deposit will need it anyway.
+    if wallet_get_or_create(user_id=user.pk).balance_kobo + amount_kobo > limit:
+        raise LimitExceeded(
+            "This deposit would take the wallet over the maximum balance of your KYC tier.",
+            errors={"limit": "max_balance", "limit_kobo": limit},
+        )
+
+
 # --- confirm and settle ---------------------------------------------------------------------
 
 
@@ -119,7 +138,7 @@ def deposit_confirm(
     when the gateway gives no answer; the deposit is then unchanged.
     """
     deposit = Deposit.objects.get(pk=deposit_id)
-    if deposit.status in (Status_.SUCCESSFUL, Status_.REVERSED):
+    if deposit.status in (DepositStatus.SUCCESSFUL, DepositStatus.REVERSED):
         return deposit
     if txn is None:
         adapter = get_gateway(deposit.gateway)
@@ -142,25 +161,25 @@ def _judge(deposit: Deposit, txn: GatewayTransaction) -> _Verdict:
     """Compare the gateway's answer with what we expect. Pure."""
     if txn.status == Status.SUCCEEDED:
         if txn.amount is None:
-            return _Verdict(Status_.NEEDS_REVIEW, "gateway reported success without a usable amount")
+            return _Verdict(DepositStatus.NEEDS_REVIEW, "gateway reported success without a usable amount")
         if txn.amount.currency != deposit.currency:
-            return _Verdict(Status_.NEEDS_REVIEW, f"currency {txn.amount.currency} != {deposit.currency}")
+            return _Verdict(DepositStatus.NEEDS_REVIEW, f"currency {txn.amount.currency} != {deposit.currency}")
         if deposit.source == Deposit.Source.CHECKOUT:
             if txn.reference and txn.reference != deposit.reference:
-                return _Verdict(Status_.NEEDS_REVIEW, f"gateway reference {txn.reference!r} != ours")
+                return _Verdict(DepositStatus.NEEDS_REVIEW, f"gateway reference {txn.reference!r} != ours")
             if txn.amount.minor != deposit.amount_kobo:
                 kind = "underpaid" if txn.amount.minor < deposit.amount_kobo else "overpaid"
-                return _Verdict(Status_.NEEDS_REVIEW, f"{kind}: paid {txn.amount.minor}, expected {deposit.amount_kobo}")
+                return _Verdict(DepositStatus.NEEDS_REVIEW, f"{kind}: paid {txn.amount.minor}, expected {deposit.amount_kobo}")
         elif (
             deposit.gateway_transaction_id and txn.gateway_transaction_id
             and txn.gateway_transaction_id != deposit.gateway_transaction_id
         ):
-            return _Verdict(Status_.NEEDS_REVIEW, "gateway transaction id does not match the transfer")
+            return _Verdict(DepositStatus.NEEDS_REVIEW, "gateway transaction id does not match the transfer")
         if txn.amount.minor <= 0:
-            return _Verdict(Status_.NEEDS_REVIEW, "non-positive amount")
-        return _Verdict(Status_.SUCCESSFUL)
-    if txn.status == Status.FAILED and deposit.status == Status_.INITIALIZED:
-        return _Verdict(Status_.FAILED, txn.message or "the gateway reports the payment failed")
+            return _Verdict(DepositStatus.NEEDS_REVIEW, "non-positive amount")
+        return _Verdict(DepositStatus.SUCCESSFUL)
+    if txn.status == Status.FAILED and deposit.status == DepositStatus.INITIALIZED:
+        return _Verdict(DepositStatus.FAILED, txn.message or "the gateway reports the payment failed")
     return _Verdict("", txn.message)
 
 
@@ -170,19 +189,19 @@ def deposit_settle(*, deposit_id: int, txn: GatewayTransaction, actor: Actor = S
     reseller callback and the receipt in one transaction with the status change."""
     with transaction.atomic():
         deposit = Deposit.objects.select_for_update().get(pk=deposit_id)
-        if deposit.status in (Status_.SUCCESSFUL, Status_.REVERSED):
+        if deposit.status in (DepositStatus.SUCCESSFUL, DepositStatus.REVERSED):
             return deposit
         verdict = _judge(deposit, txn)
-        if verdict.status == Status_.SUCCESSFUL:
+        if verdict.status == DepositStatus.SUCCESSFUL:
             _credit(deposit, txn, actor)
-        elif verdict.status == Status_.NEEDS_REVIEW and deposit.status != Status_.NEEDS_REVIEW:
-            _transition(deposit, Status_.NEEDS_REVIEW, reason=verdict.reason,
+        elif verdict.status == DepositStatus.NEEDS_REVIEW and deposit.status != DepositStatus.NEEDS_REVIEW:
+            _transition(deposit, DepositStatus.NEEDS_REVIEW, reason=verdict.reason,
                         paid_kobo=txn.amount.minor if txn.amount else None)
             audit_record(action="deposit.review", actor=actor, target=deposit, reason=verdict.reason)
             alert_raise(kind="deposit_review", dedupe_key=f"deposit_review:{deposit.reference}",
                         message=f"Deposit {deposit.reference} needs review: {verdict.reason}")
-        elif verdict.status == Status_.FAILED:
-            _transition(deposit, Status_.FAILED, reason=verdict.reason, next_check_at=None)
+        elif verdict.status == DepositStatus.FAILED:
+            _transition(deposit, DepositStatus.FAILED, reason=verdict.reason, next_check_at=None)
         return deposit
 
 
@@ -208,7 +227,7 @@ def _credit(deposit: Deposit, txn: GatewayTransaction, actor: Actor) -> None:
         extra["amount_kobo"] = paid  # a transfer is worth what arrived
     if txn.gateway_transaction_id and not deposit.gateway_transaction_id:
         extra["gateway_transaction_id"] = txn.gateway_transaction_id[:128]
-    _transition(deposit, Status_.SUCCESSFUL, reason="", **extra)
+    _transition(deposit, DepositStatus.SUCCESSFUL, reason="", **extra)
     audit_record(action="deposit.credit", actor=actor, target=deposit,
                  changes={"paid_kobo": paid, "fee_kobo": fee, "credited_kobo": credited})
     callback_emit(
@@ -253,14 +272,14 @@ def deposit_reverse(*, deposit_id: int, amount_kobo: int | None, reason: str, ac
 
     with transaction.atomic():
         deposit = Deposit.objects.select_for_update().get(pk=deposit_id)
-        if deposit.status == Status_.REVERSED:
+        if deposit.status == DepositStatus.REVERSED:
             return deposit
-        if deposit.status != Status_.SUCCESSFUL:
+        if deposit.status != DepositStatus.SUCCESSFUL:
             raise NotYetCredited(deposit.reference)
         assert deposit.credited_kobo is not None
         amount = deposit.credited_kobo if amount_kobo is None else min(amount_kobo, deposit.credited_kobo)
         ledger.post_chargeback(deposit=deposit, amount_kobo=amount, reason=reason, actor=actor)
-        _transition(deposit, Status_.REVERSED, reason=reason)
+        _transition(deposit, DepositStatus.REVERSED, reason=reason)
         audit_record(action="deposit.reverse", actor=actor, target=deposit, reason=reason,
                      changes={"amount_kobo": amount})
         return deposit
@@ -272,9 +291,9 @@ def deposit_abandon_if_stale(*, deposit_id: int, now: Any = None) -> bool:
     now = now or timezone.now()
     with transaction.atomic():
         deposit = Deposit.objects.select_for_update().get(pk=deposit_id)
-        if deposit.status != Status_.INITIALIZED or deposit.created_at > now - ABANDON_AFTER:
+        if deposit.status != DepositStatus.INITIALIZED or deposit.created_at > now - ABANDON_AFTER:
             return False
-        _transition(deposit, Status_.ABANDONED, reason="no payment before the checkout expired", next_check_at=None)
+        _transition(deposit, DepositStatus.ABANDONED, reason="no payment before the checkout expired", next_check_at=None)
         return True
 
 
@@ -299,7 +318,7 @@ def deposit_resolve(*, deposit_id: int, action: str, actor: Actor, reason: str) 
     if action not in ("credit", "fail"):
         raise InvalidState("action must be credit or fail")
     deposit = Deposit.objects.get(pk=deposit_id)
-    if deposit.status != Status_.NEEDS_REVIEW:
+    if deposit.status != DepositStatus.NEEDS_REVIEW:
         raise InvalidState(f"the deposit is {deposit.status}, not needs_review")
     txn = None
     if action == "credit":
@@ -316,12 +335,12 @@ def deposit_resolve(*, deposit_id: int, action: str, actor: Actor, reason: str) 
             raise InvalidState("the gateway does not report a payment in the deposit's currency")
     with transaction.atomic():
         deposit = Deposit.objects.select_for_update().get(pk=deposit_id)
-        if deposit.status != Status_.NEEDS_REVIEW:
+        if deposit.status != DepositStatus.NEEDS_REVIEW:
             raise InvalidState(f"the deposit is {deposit.status}, not needs_review")
         if txn is not None:
             _credit(deposit, txn, actor)
         else:
-            _transition(deposit, Status_.FAILED, reason=reason, next_check_at=None)
+            _transition(deposit, DepositStatus.FAILED, reason=reason, next_check_at=None)
         audit_record(action="deposit.resolve", actor=actor, target=deposit, reason=reason,
                      changes={"action": action, "credited_kobo": deposit.credited_kobo})
     return deposit

@@ -225,3 +225,18 @@ def test_openapi_schema_documents_the_funding_operations(client):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
     for path in ("/api/v1/wallet/fund", "/api/v1/wallet/fund/{reference}", "/api/v1/wallet/virtual-accounts"):
         assert path in schema["paths"], path
+
+
+def test_a_checkout_over_the_tiers_maximum_balance_is_refused(user_client, user, http, settings):
+    from wallets.tests.factories import fund_wallet
+
+    fund_wallet(user, 29_000_000)  # tier 0 maximum balance: 30,000,000 kobo
+    before = snapshot()
+    response = user_client.post("/api/v1/wallet/fund", {"amount": 1_000_001, "gateway": "paystack"}, format="json")
+    assert response.status_code == 403
+    assert response.json()["error_code"] == "LIMIT_EXCEEDED"
+    assert response.json()["errors"]["limit"] == "max_balance"
+    assert not Deposit.objects.exists() and snapshot() == before and len(http.calls) == 0
+    initialize_ok(http)
+    assert user_client.post("/api/v1/wallet/fund", {"amount": 1_000_000, "gateway": "paystack"},
+                            format="json").status_code == 201

@@ -211,7 +211,7 @@ def test_a_refund_before_the_funding_is_credited_waits_and_never_goes_negative(c
     assert_ledger_invariants()
 
 
-# --- fees (ADR 0002) ---------------------------------------------------------------------------------------
+# --- fees (ADR 0003) ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("bearer", "credited", "revenue"), [("platform", 500_000, 0), ("customer", 491_500, 8_500)])
