@@ -258,3 +258,35 @@ def test_staff_reads_the_document_through_the_admin_only(user_client, user):
     response = browser.get(url)
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
     assert b"".join(response.streaming_content) == PNG
+
+
+def test_reseller_admin_pages_render_and_actions_call_the_services(user_client, user):
+    """Changelists and change pages of keys, endpoints, deliveries, KYC; revoke and
+    re-enable from the admin (with a reason, audited)."""
+    from accounts.models import APIKey, CallbackDelivery, CallbackEndpoint
+
+    issue_key(user)
+    key = APIKey.objects.get()
+    endpoint = CallbackEndpoint.objects.create(user=user, url="https://127.0.0.1/cb", events=["purchase.failed"],
+                                               secret_encrypted="x", is_active=False)
+    delivery = CallbackDelivery.objects.create(endpoint=endpoint, event_id="e1", event_type="purchase.failed", body="{}",
+                                               status="failed")
+    submit(user_client)
+    browser = Client()
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    browser.force_login(staff)
+    for model, pk in [("apikey", key.pk), ("callbackendpoint", endpoint.pk), ("callbackdelivery", delivery.pk),
+                      ("kycsubmission", KYCSubmission.objects.get().pk)]:
+        assert browser.get(f"/admin/accounts/{model}/").status_code == 200, model
+        page = browser.get(f"/admin/accounts/{model}/{pk}/change/")
+        assert page.status_code == 200, model
+        assert b"secret_hash" not in page.content and b"secret_encrypted" not in page.content
+    done = browser.post("/admin/accounts/apikey/", {"action": "revoke", "_selected_action": [key.pk], "apply": "1",
+                                                   "reason": "leaked on GitHub"})
+    assert done.status_code == 302
+    assert APIKey.objects.get().revoked_at is not None
+    assert AuditLog.objects.get(action="api_key.revoke").reason == "leaked on GitHub"
+    browser.post("/admin/accounts/callbackendpoint/", {"action": "enable", "_selected_action": [endpoint.pk],
+                                                       "apply": "1", "reason": "reseller fixed the server"})
+    assert CallbackEndpoint.objects.get().is_active
+    assert AuditLog.objects.filter(action="callback_endpoint.enable").count() == 1
