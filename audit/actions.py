@@ -78,4 +78,7 @@ ACTIONS: dict[str, str] = {
     # staff
     "staff.login": "A staff member logged in to the console",
     "staff.export": "Staff exported data",
+    "staff.otp_enrol": "A staff member's two-factor device was enrolled",
+    "staff.otp_reset": "A staff member's two-factor devices were removed",
+    "alert.resolve": "Staff marked an operator alert resolved",
 }

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from audit.actions import ACTIONS
@@ -54,6 +56,12 @@ def _target_fields(target: models.Model | None, target_type: str, target_id: Any
     return target_type, "" if target_id is None else str(target_id), ""
 
 
+def _json_safe(value: Any) -> Any:
+    """Times, dates, decimals and UUIDs as the strings Django's encoder makes of them, so a
+    service can pass model values straight from `diff()`."""
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
 def audit_record(
     *,
     action: str,
@@ -80,7 +88,7 @@ def audit_record(
         target_type=t_type,
         target_id=t_id,
         target_repr=t_repr,
-        changes=redact_value(changes or {}),
+        changes=_json_safe(redact_value(changes or {})),
         reason=reason,
         ip=info.ip,
         user_agent=info.user_agent,

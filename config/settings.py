@@ -28,7 +28,7 @@ ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
 TESTING = env.bool("TESTING", default=False)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "backoffice.apps.StaffAdminConfig",  # django.contrib.admin with the staff site (backoffice/site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -49,10 +49,12 @@ INSTALLED_APPS = [
     "pricing",
     "vtu",
     "payments",
+    "backoffice",  # last: the top layer (its post-migrate sync needs every app's permissions)
 ]
 
 MIDDLEWARE = [
     "config.middleware.RequestContextMiddleware",
+    "audit.middleware.RequestLogMiddleware",  # API request log (audit/request_log.py)
     "config.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -191,6 +193,7 @@ STAFF_SESSION_AGE_MINUTES = env.int("STAFF_SESSION_AGE_MINUTES", default=120)
 SESSION_COOKIE_AGE = STAFF_SESSION_AGE_MINUTES * 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED", default=False)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="VTU back office")  # the name authenticator apps show
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
@@ -494,6 +497,13 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 # --- Observability ---------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_REQUESTS = env.bool("LOG_REQUESTS", default=True)  # one line per request (no bodies)
+# API request log table (audit.RequestLog; never bodies): 2xx/3xx sampled and batched, 4xx/5xx always, at once.
+REQUEST_LOG_ENABLED = env.bool("REQUEST_LOG_ENABLED", default=True)
+REQUEST_LOG_PATH_PREFIXES = env.list("REQUEST_LOG_PATH_PREFIXES", default=["/api/"])
+REQUEST_LOG_SAMPLE_RATE = env.float("REQUEST_LOG_SAMPLE_RATE", default=1.0)
+REQUEST_LOG_BATCH_SIZE = env.int("REQUEST_LOG_BATCH_SIZE", default=50)
+REQUEST_LOG_FLUSH_SECONDS = env.float("REQUEST_LOG_FLUSH_SECONDS", default=5.0)
+REQUEST_LOG_RETENTION_DAYS = env.int("REQUEST_LOG_RETENTION_DAYS", default=30)
 LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])

@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("vtu.urls")),
     path("", include("pricing.urls")),
     path("", include("audit.urls")),
+    path("", include("backoffice.urls")),  # staff API: admin/...
 ]
 
 urlpatterns = [

@@ -1,0 +1,133 @@
+"""The staff API under /api/v1/admin/: JWT of an active staff member only (never an API key),
+each view guarded by one backoffice permission (backoffice/roles.py says which group holds
+it). Writes are audited by the services they call."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import services as account_services
+from accounts.models import User
+from audit.services import Actor
+from backoffice import analytics
+from backoffice.staff_rules import ensure_may_change_user
+from config.api.fields import StrictCharField
+from config.api.parsing import parse
+from config.api.permissions import IsStaff, NotSuspendedForWrites
+from config.errors import ApiError
+
+
+class HasStaffPermission(IsStaff):
+    """IsStaff (JWT of an active staff user, never an API key) and the view's
+    `staff_permission`. A view that names none is closed to everyone."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        needed = getattr(view, "staff_permission", None)
+        if needed and request.user.has_perm(needed):
+            return True
+        raise exceptions.PermissionDenied("Your staff group may not do this.", code="PERMISSION_DENIED")
+
+
+STAFF_PERMISSIONS = [IsAuthenticated, HasStaffPermission, NotSuspendedForWrites]
+
+
+class StaffUserOutput(serializers.ModelSerializer):
+    suspended = serializers.BooleanField(source="is_suspended", read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "kyc_tier", "suspended", "suspended_at", "suspension_reason"]
+        read_only_fields = fields
+
+
+class _UserStandingApi(APIView):
+    permission_classes = STAFF_PERMISSIONS
+    staff_permission = "backoffice.user_suspend"
+    service: Any = None
+
+    class InputSerializer(serializers.Serializer):
+        # Missing or blank is REASON_REQUIRED (from the service); only length is checked here.
+        reason = StrictCharField(required=False, allow_blank=True, default="", max_length=1000)
+
+    def post(self, request: Request, user_id: int) -> Response:
+        data = parse(self.InputSerializer, request.data)
+        ensure_may_change_user(staff=request.user, user_id=user_id)
+        user = type(self).service(staff=Actor.from_request(request), user_id=user_id, reason=data["reason"])
+        return Response(StaffUserOutput(user).data)
+
+
+class UserSuspendApi(_UserStandingApi):
+    service = staticmethod(account_services.user_suspend)
+
+    @extend_schema(
+        request=_UserStandingApi.InputSerializer, responses={200: StaffUserOutput},
+        summary="Suspend a user (staff; reason required, audited)",
+    )
+    def post(self, request: Request, user_id: int) -> Response:
+        return super().post(request, user_id)
+
+
+class UserActivateApi(_UserStandingApi):
+    service = staticmethod(account_services.user_activate)
+
+    @extend_schema(
+        request=_UserStandingApi.InputSerializer, responses={200: StaffUserOutput},
+        summary="Re-activate a suspended user (staff; reason required, audited)",
+    )
+    def post(self, request: Request, user_id: int) -> Response:
+        return super().post(request, user_id)
+
+
+ANALYTICS_OUTPUT = inline_serializer(
+    "StaffAnalytics",
+    {
+        "range": serializers.DictField(),
+        "unavailable": serializers.ListField(child=serializers.CharField()),
+        "alerts_open": serializers.DictField(child=serializers.IntegerField()),
+        "purchases": serializers.DictField(required=False),
+        "success_by_network": serializers.ListField(child=serializers.DictField(), required=False),
+        "success_by_provider": serializers.ListField(child=serializers.DictField(), required=False),
+        "queue": serializers.DictField(child=serializers.IntegerField(), required=False),
+        "deposits": serializers.DictField(child=serializers.IntegerField(), required=False),
+        "deposits_by_gateway": serializers.ListField(child=serializers.DictField(), required=False),
+        "provider_float": serializers.ListField(child=serializers.DictField(), required=False),
+        "ledger_check": serializers.DictField(required=False, allow_null=True),
+        "daily": serializers.ListField(child=serializers.DictField()),
+    },
+)
+
+
+class AnalyticsApi(APIView):
+    permission_classes = STAFF_PERMISSIONS
+    staff_permission = "backoffice.analytics_view"
+
+    class QuerySerializer(serializers.Serializer):
+        date_from = serializers.DateField(required=False)
+        date_to = serializers.DateField(required=False)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("date_from", str, description="First Lagos day (YYYY-MM-DD); default: 29 days before date_to"),
+            OpenApiParameter("date_to", str, description="Last Lagos day, inclusive (YYYY-MM-DD); default: today"),
+        ],
+        responses={200: ANALYTICS_OUTPUT},
+        summary="Business figures for a date range (staff); the dashboard shows the same",
+    )
+    def get(self, request: Request) -> Response:
+        query = parse(self.QuerySerializer, request.query_params.dict())
+        date_to = query.get("date_to") or analytics.lagos_today()
+        date_from = query.get("date_from") or date_to - timedelta(days=29)
+        try:
+            return Response(analytics.report(start=date_from, end=date_to))
+        except ValueError as error:  # reversed or too long a range
+            raise ApiError(code="VALIDATION_ERROR", detail=str(error), errors={"date_from": [str(error)]}) from None
