@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from accounts import tasks as account_tasks
@@ -202,6 +202,13 @@ def deposit_settle(*, deposit_id: int, txn: GatewayTransaction, actor: Actor = S
                         message=f"Deposit {deposit.reference} needs review: {verdict.reason}")
         elif verdict.status == DepositStatus.FAILED:
             _transition(deposit, DepositStatus.FAILED, reason=verdict.reason, next_check_at=None)
+        elif deposit.status == DepositStatus.INITIALIZED and txn.status in (Status.PENDING, Status.UNKNOWN):
+            # Someone (a webhook, the customer) says it is paid but the gateway does not yet:
+            # ask again soon rather than at the backed-off time.
+            soon = timezone.now() + next_check_delay(0)
+            Deposit.objects.filter(pk=deposit.pk).filter(
+                models.Q(next_check_at__isnull=True) | models.Q(next_check_at__gt=soon)
+            ).update(next_check_at=soon)
         return deposit
 
 

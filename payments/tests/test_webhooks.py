@@ -321,11 +321,16 @@ def test_foreign_currency_gateways_verify_and_never_credit_a_naira_wallet(client
 
 @pytest.mark.parametrize("verify_status", ["abandoned", "ongoing"])
 def test_webhook_says_success_but_the_gateway_says_pending(client, user, make_deposit, http, verify_status):
-    deposit = make_deposit(user, "paystack")
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    deposit = make_deposit(user, "paystack", next_check_at=timezone.now() + timedelta(hours=3))
     expect_verify(http, "paystack", deposit, status=verify_status)
     assert deliver(client, "paystack", deposit).status_code == 200
     deposit.refresh_from_db()
     assert deposit.status == Deposit.Status.INITIALIZED
+    assert deposit.next_check_at < timezone.now() + timedelta(minutes=4)  # the sweep asks again soon
     assert WebhookEvent.objects.get().outcome == WebhookEvent.Outcome.NOT_PAID
     assert not fund_journals(deposit.reference)
 
