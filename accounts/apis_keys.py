@@ -94,6 +94,7 @@ class KeysApi(APIView):
 
 
 class KeyRevokeApi(APIView):
+    allow_when_suspended = True  # taking power away is always allowed (a leaked key on a suspended account)
     @extend_schema(request=None, responses={200: APIKeyOutput}, summary="Revoke an API key at once")
     def post(self, request: Request, key_id: int) -> Response:
         api_key = api_keys.api_key_revoke(user=request.user, key_id=key_id, actor=Actor.from_request(request))

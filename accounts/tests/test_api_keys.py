@@ -21,6 +21,7 @@ from accounts.tests.factories import UserFactory
 from accounts.tests.reseller_fixtures import issue_key, rows_containing
 from audit.models import AuditLog
 from config.models import IdempotencyRecord
+from conftest import authenticate
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("accounts.tests.urls_reseller")]
 
@@ -278,6 +279,10 @@ def test_suspended_users_key_reads_but_cannot_write(user):
     assert refused.status_code == 403
     assert refused.json()["error_code"] == "ACCOUNT_SUSPENDED"
     assert probe.calls == []
+    # Taking power away still works: the owner can revoke the key.
+    key = APIKey.objects.get(user=user)
+    revoked = authenticate(APIClient(), user).post(f"/api/v1/keys/{key.pk}/revoke")
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
 
 
 def test_ip_allow_list(user):
@@ -316,3 +321,17 @@ def test_last_used_is_batched_not_written_per_request(user):
     key.refresh_from_db()
     assert key.last_used_at is not None and key.last_used_ip == "127.0.0.9"
     assert tasks.api_key_usage_flush() == 0  # nothing new since
+
+
+def test_logs_mask_a_whole_key_but_keep_its_prefix_readable(user, log_output):
+    import structlog
+
+    raw = issue_key(user)
+    prefix, secret = raw.rsplit("_", 1)
+    structlog.get_logger("tests").warning("key_seen", note=f"client sent {raw}", key_prefix=prefix)
+    logged = log_output.getvalue()
+    assert "key_seen" in logged  # the capture works
+    assert secret not in logged and raw not in logged
+    assert prefix in logged
+    audit = AuditLog.objects.get(action="api_key.create")
+    assert audit.changes["prefix"] == [None, prefix]
