@@ -130,7 +130,7 @@ def _check_max_balance(*, user: Any, amount_kobo: int) -> None:
 
 def deposit_confirm(
     *, deposit_id: int, event_transaction_id: str = "", txn: GatewayTransaction | None = None,
-    actor: Actor = SYSTEM,
+    actor: Actor = SYSTEM, expedite: bool = False,
 ) -> Deposit:
     """Ask the gateway what happened (unless `txn` is that answer already), then settle.
 
@@ -148,7 +148,7 @@ def deposit_confirm(
             gateway_transaction_id=deposit.gateway_transaction_id or event_transaction_id,
             checkout_id="" if deposit.source == Deposit.Source.VIRTUAL_ACCOUNT else deposit.gateway_reference,
         )
-    return deposit_settle(deposit_id=deposit.pk, txn=txn, actor=actor)
+    return deposit_settle(deposit_id=deposit.pk, txn=txn, actor=actor, expedite=expedite)
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,9 @@ def _judge(deposit: Deposit, txn: GatewayTransaction) -> _Verdict:
     return _Verdict("", txn.message)
 
 
-def deposit_settle(*, deposit_id: int, txn: GatewayTransaction, actor: Actor = SYSTEM) -> Deposit:
+def deposit_settle(
+    *, deposit_id: int, txn: GatewayTransaction, actor: Actor = SYSTEM, expedite: bool = False
+) -> Deposit:
     """Apply the gateway's answer. Locks the deposit row; idempotent (already successful or
     reversed -> unchanged; the journal key is unique besides). Posts the funding journal, the
     reseller callback and the receipt in one transaction with the status change."""
@@ -202,9 +204,9 @@ def deposit_settle(*, deposit_id: int, txn: GatewayTransaction, actor: Actor = S
                         message=f"Deposit {deposit.reference} needs review: {verdict.reason}")
         elif verdict.status == DepositStatus.FAILED:
             _transition(deposit, DepositStatus.FAILED, reason=verdict.reason, next_check_at=None)
-        elif deposit.status == DepositStatus.INITIALIZED and txn.status in (Status.PENDING, Status.UNKNOWN):
-            # Someone (a webhook, the customer) says it is paid but the gateway does not yet:
-            # ask again soon rather than at the backed-off time.
+        elif expedite and deposit.status == DepositStatus.INITIALIZED and txn.status in (Status.PENDING, Status.UNKNOWN):
+            # A webhook says it is paid but the gateway does not yet: ask again soon rather
+            # than at the backed-off time.
             soon = timezone.now() + next_check_delay(0)
             Deposit.objects.filter(pk=deposit.pk).filter(
                 models.Q(next_check_at__isnull=True) | models.Q(next_check_at__gt=soon)

@@ -185,7 +185,8 @@ def _process(event: NormalizedEvent) -> tuple[str, Deposit | None]:
             return Outcome.ORPHAN, None
         before = deposit.status
         deposit = services.deposit_confirm(
-            deposit_id=deposit.pk, event_transaction_id=event.gateway_transaction_id, txn=txn
+            deposit_id=deposit.pk, event_transaction_id=event.gateway_transaction_id, txn=txn,
+            expedite=event.kind == "funding",
         )
         if deposit.status == Deposit.Status.REVERSED:
             return Outcome.REVERSED, deposit
