@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from accounts.models import User
-from config.errors import ApiError
 from vtu.errors import NetworkNotFound, PurchaseNotFound
 from vtu.models import DataPlan, Network, ProductKind, Purchase
 from vtu.services import routing
@@ -35,26 +34,25 @@ class PricedPlan:
 
 def plans_for_user(*, user: User, network: str | None = None, via_api_key: bool = False) -> list[PricedPlan]:
     """Active plans a provider can deliver now, at the caller's own price (resellers and
-    API partners see theirs). A plan no rule prices at or above its cost is left out."""
-    from pricing.services import Audience, ProductKey, quote
+    API partners see theirs). A plan no rule prices at or above its cost is left out.
+    A constant number of queries, however many plans."""
+    from pricing.selectors import PriceItem, price_list
+    from pricing.services import Audience, ProductKey
 
     plans = DataPlan.objects.select_related("network").filter(active=True, network__active=True)
     if network:
         if not Network.objects.filter(code=network.upper()).exists():
             raise NetworkNotFound(errors={"network": [f"Unknown network {network!r}."]})
         plans = plans.filter(network__code=network.upper())
-    audience = Audience(role=user.role, user_id=user.pk, via_api_key=via_api_key)
-    priced = []
-    for plan in plans:
-        if not plan.network.plan_type_active(plan.plan_type):
-            continue
-        found = routing.candidates(network=plan.network, product=ProductKind.DATA, plan=plan)
-        if not found:
-            continue
-        product = ProductKey(kind=ProductKind.DATA, network=plan.network.code, plan_type=plan.plan_type, plan_code=plan.code)
-        try:
-            price = quote(audience=audience, product=product, cost_kobo=found[0].cost_kobo)
-        except ApiError:
-            continue
-        priced.append(PricedPlan(plan=plan, price_kobo=price.price_kobo))
-    return priced
+    plans = [plan for plan in plans if plan.network.plan_type_active(plan.plan_type)]
+    costs = routing.primary_costs(plans)
+    sellable = [plan for plan in plans if plan.pk in costs]
+    items = [
+        PriceItem(
+            ProductKey(kind=ProductKind.DATA, network=plan.network.code, plan_type=plan.plan_type, plan_code=plan.code),
+            costs[plan.pk],
+        )
+        for plan in sellable
+    ]
+    quotes = price_list(audience=Audience(role=user.role, user_id=user.pk, via_api_key=via_api_key), items=items)
+    return [PricedPlan(plan=plan, price_kobo=q.price_kobo) for plan, q in zip(sellable, quotes, strict=True) if q]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 
 from vtu import clock
 from vtu.models import DataPlan, Network, ProductKind, ProviderAttempt, ProviderPlan, ProviderState, Route
@@ -51,22 +51,62 @@ def airtime_cost(face_value_kobo: int, cost_bps: int) -> int:
 def candidates(
     *, network: Network, product: str, plan: DataPlan | None = None, face_value_kobo: int | None = None
 ) -> list[Candidate]:
-    routes = [
-        route
-        for route in Route.objects.filter(network=network, product=product, enabled=True).order_by("priority", "id")
-        if provider_configured(route.provider)
-        and provider_supports(route.provider, kind=product, network=network.code)
-    ]
-    names = [route.provider for route in routes]
-    states = {state.provider: state for state in ProviderState.objects.filter(provider__in=names)}
-    mappings: dict[str, ProviderPlan] = {}
+    """The providers that may take this purchase now, best first (three queries)."""
+    routes = _routes(Route.objects.filter(network=network, product=product))
+    states = _states(routes)
+    mappings: dict[tuple[int, str], ProviderPlan] = {}
     if product == ProductKind.DATA and plan is not None:
-        mappings = {
-            mapping.provider: mapping
-            for mapping in ProviderPlan.objects.filter(
-                plan=plan, provider__in=names, active=True, suspended_at__isnull=True
-            )
-        }
+        mappings = _mappings([plan], routes)
+    return _rank(routes, states, mappings, product=product, plan=plan, face_value_kobo=face_value_kobo)
+
+
+def primary_costs(plans: list[DataPlan]) -> dict[int, int]:
+    """{plan id: cost at the provider that would take it first} for many data plans at once
+    (the plan list), with the same rules as `candidates`; plans nobody can deliver are absent."""
+    routes = _routes(Route.objects.filter(network__in={plan.network_id for plan in plans}, product=ProductKind.DATA))
+    states = _states(routes)
+    mappings = _mappings(plans, routes)
+    costs: dict[int, int] = {}
+    for plan in plans:
+        ranked = _rank(
+            [route for route in routes if route.network_id == plan.network_id], states, mappings,
+            product=ProductKind.DATA, plan=plan,
+        )
+        if ranked:
+            costs[plan.pk] = ranked[0].cost_kobo
+    return costs
+
+
+def _routes(queryset: QuerySet[Route]) -> list[Route]:
+    return [
+        route
+        for route in queryset.filter(enabled=True).select_related("network").order_by("priority", "id")
+        if provider_configured(route.provider)
+        and provider_supports(route.provider, kind=route.product, network=route.network.code)
+    ]
+
+
+def _states(routes: list[Route]) -> dict[str, ProviderState]:
+    names = {route.provider for route in routes}
+    return {state.provider: state for state in ProviderState.objects.filter(provider__in=names)}
+
+
+def _mappings(plans: list[DataPlan], routes: list[Route]) -> dict[tuple[int, str], ProviderPlan]:
+    found = ProviderPlan.objects.filter(
+        plan__in=plans, provider__in={route.provider for route in routes}, active=True, suspended_at__isnull=True
+    )
+    return {(mapping.plan_id, mapping.provider): mapping for mapping in found}
+
+
+def _rank(
+    routes: list[Route],
+    states: dict[str, ProviderState],
+    mappings: dict[tuple[int, str], ProviderPlan],
+    *,
+    product: str,
+    plan: DataPlan | None,
+    face_value_kobo: int | None = None,
+) -> list[Candidate]:
     now = clock.now()
     found: list[Candidate] = []
     for route in routes:
@@ -74,7 +114,7 @@ def candidates(
         if state is not None and (not state.enabled or not _circuit_allows(state, now)):
             continue
         if product == ProductKind.DATA:
-            mapping = mappings.get(route.provider)
+            mapping = mappings.get((plan.pk, route.provider)) if plan is not None else None
             if mapping is None:
                 continue
             cost, plan_id = mapping.cost_kobo, mapping.provider_plan_id
