@@ -65,48 +65,56 @@ def rule_problems(fields: dict[str, Any]) -> dict[str, list[str]]:
     """Field errors for a rule, mirroring the database constraints (so the API and the admin
     answer a clear message instead of an IntegrityError)."""
     problems: dict[str, list[str]] = {}
-
-    def add(field: str, message: str) -> None:
+    for field, message in [*_method_problems(fields), *_scope_problems(fields)]:
         problems.setdefault(field, []).append(message)
+    return problems
 
+
+def _method_problems(fields: dict[str, Any]) -> list[tuple[str, str]]:
     kind, method = fields.get("kind"), fields.get("method")
     amount, rate = fields.get("amount_kobo"), fields.get("rate_bps")
+    found: list[tuple[str, str]] = []
     if kind not in PricingRule.Kind.values:
-        add("kind", "Must be data or airtime.")
+        found.append(("kind", "Must be data or airtime."))
     if method not in PricingRule.Method.values:
-        add("method", "Must be flat, percent, fixed or discount.")
+        found.append(("method", "Must be flat, percent, fixed or discount."))
     elif kind == "airtime" and method != "discount":
-        add("method", "Airtime is priced as a discount off face value.")
+        found.append(("method", "Airtime is priced as a discount off face value."))
     elif kind == "data" and method == "discount":
-        add("method", "A discount off face value applies to airtime only.")
+        found.append(("method", "A discount off face value applies to airtime only."))
     if method in ("flat", "fixed"):
         if amount is None or amount < (1 if method == "fixed" else 0):
-            add("amount_kobo", "Required: a whole number of kobo (a fixed price above zero).")
+            found.append(("amount_kobo", "Required: a whole number of kobo (a fixed price above zero)."))
         if rate is not None:
-            add("rate_bps", f"Not used by the {method} method.")
+            found.append(("rate_bps", f"Not used by the {method} method."))
     if method in ("percent", "discount"):
         limit = MAX_DISCOUNT_BPS if method == "discount" else MAX_MARKUP_BPS
         if rate is None or not 0 <= rate <= limit:
-            add("rate_bps", f"Required: basis points between 0 and {limit}.")
+            found.append(("rate_bps", f"Required: basis points between 0 and {limit}."))
         if amount is not None:
-            add("amount_kobo", f"Not used by the {method} method.")
+            found.append(("amount_kobo", f"Not used by the {method} method."))
+    return found
+
+
+def _scope_problems(fields: dict[str, Any]) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
     if fields.get("network", "") not in PricingRule.Network.values:
-        add("network", "Unknown network.")
+        found.append(("network", "Unknown network."))
     if fields.get("plan_type", "") not in PricingRule.PlanType.values:
-        add("plan_type", "Unknown plan type.")
-    if kind == "airtime" and (fields.get("plan_type") or fields.get("plan_code")):
-        add("plan_code", "Airtime rules have no plan type or plan code.")
+        found.append(("plan_type", "Unknown plan type."))
+    if fields.get("kind") == "airtime" and (fields.get("plan_type") or fields.get("plan_code")):
+        found.append(("plan_code", "Airtime rules have no plan type or plan code."))
     audience, user_id = fields.get("audience"), fields.get("user_id")
     if audience not in PricingRule.Audience.values:
-        add("audience", "Must be customer, reseller, api_partner or user.")
+        found.append(("audience", "Must be customer, reseller, api_partner or user."))
     elif (audience == "user") != (user_id is not None):
-        add("user_id", "Required with audience 'user', and only then.")
+        found.append(("user_id", "Required with audience 'user', and only then."))
     elif user_id is not None and not get_user_model().objects.filter(pk=user_id).exists():
-        add("user_id", "No such user.")
+        found.append(("user_id", "No such user."))
     starts, ends = fields.get("starts_at"), fields.get("ends_at")
     if starts is not None and ends is not None and starts >= ends:
-        add("ends_at", "Must be after starts_at.")
-    return problems
+        found.append(("ends_at", "Must be after starts_at."))
+    return found
 
 
 RULE_DEFAULTS: dict[str, Any] = {
