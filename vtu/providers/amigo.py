@@ -145,15 +145,13 @@ def classify(exchange: Exchange) -> ProviderResult:
     if status_code >= 500:
         return ProviderResult(Outcome.UNKNOWN, message=f"Amigo HTTP {status_code}", raw=body)
     if not isinstance(body, dict):
-        if status_code == 429:  # documented: 429 rate_limited, the order was refused
-            return ProviderResult(Outcome.FAILED, message="Amigo rate limit", failover_allowed=True)
-        if status_code == 401:  # unauthenticated: not processed
-            return ProviderResult(Outcome.FAILED, message="Amigo rejected the token", failover_allowed=True)
+        if exchange.refused:  # 401 token, 403 IP not whitelisted, 429 rate_limited (terms.html)
+            return ProviderResult(Outcome.FAILED, message=f"Amigo refused (HTTP {status_code})", failover_allowed=True)
         return ProviderResult(Outcome.UNKNOWN, message=f"Unreadable Amigo answer (HTTP {status_code})")
-    return _classify_body(body, status_code)
+    return _classify_body(body, status_code, refused=exchange.refused)
 
 
-def _classify_body(body: dict[str, Any], status_code: int) -> ProviderResult:
+def _classify_body(body: dict[str, Any], status_code: int, *, refused: bool) -> ProviderResult:
     reference = str(body.get("reference") or "")
     message = str(body.get("message") or body.get("error") or "")[:500]
     cost = _cost(body)
@@ -161,7 +159,7 @@ def _classify_body(body: dict[str, Any], status_code: int) -> ProviderResult:
     if error in ERRORS:
         outcome, failover = ERRORS[error]
         return ProviderResult(outcome, reference, message, failover_allowed=failover, raw=body)
-    if status_code == 429:
+    if refused:  # e.g. DRF's 401 {"detail": "Invalid token."}: refused before any order
         return ProviderResult(Outcome.FAILED, reference, message, failover_allowed=True, raw=body)
     status = str(body.get("status") or "").strip().lower()
     success = body.get("success")

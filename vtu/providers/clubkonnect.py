@@ -141,7 +141,9 @@ def classify(exchange: Exchange) -> ProviderResult:
             return ProviderResult(Outcome.FAILED, message="ClubKonnect unreachable (not sent)", failover_allowed=True)
         return ProviderResult(Outcome.UNKNOWN, message=f"No answer from ClubKonnect ({exchange.error})")
     body = exchange.body
-    if (exchange.status_code or 0) >= 500 or not isinstance(body, dict):
+    if exchange.server_error or not isinstance(body, dict):
+        if exchange.refused:  # 401/403/429 with no readable body: refused, nothing bought
+            return ProviderResult(Outcome.FAILED, message=f"ClubKonnect refused (HTTP {exchange.status_code})", failover_allowed=True)
         return ProviderResult(Outcome.UNKNOWN, message=f"Unreadable ClubKonnect answer (HTTP {exchange.status_code})")
     reference = str(_field(body, "orderid") or "")
     status = str(_field(body, "orderstatus", "status") or "").strip().upper()
@@ -151,6 +153,8 @@ def classify(exchange: Exchange) -> ProviderResult:
         outcome, failover = ERRORS[status]
         return ProviderResult(outcome, reference, message, failover_allowed=failover, raw=body)
     state = _state(status, code)
+    if state is None and exchange.refused:
+        return ProviderResult(Outcome.FAILED, reference, message, failover_allowed=True, raw=body)
     if state is None:
         return ProviderResult(Outcome.UNKNOWN, reference, message or "Unmapped ClubKonnect answer", raw=body)
     outcome, reversed_ = ORDER_STATES[state]

@@ -60,6 +60,13 @@ class Exchange:
     def server_error(self) -> bool:
         return self.status_code is not None and self.status_code >= 500
 
+    @property
+    def refused(self) -> bool:
+        """401, 403 or 429: the server refused to act on the request (RFC 9110 §15.5.2,
+        §15.5.4; RFC 6585 §4): unauthenticated, forbidden (e.g. IP not whitelisted) or rate
+        limited, so nothing was bought. Adapters use it when the body says nothing clearer."""
+        return self.status_code in (401, 403, 429)
+
 
 def never_sent(exc: requests.RequestException) -> bool:
     """True only for failures raised before the request was written (see module doc)."""

@@ -191,7 +191,9 @@ class VTpassProvider(Provider):
                 return ProviderResult(F, message="VTpass unreachable (not sent)", failover_allowed=True)
             return ProviderResult(U, message=f"No answer from VTpass ({exchange.error})")
         body = exchange.body
-        if (exchange.status_code or 0) >= 500 or not isinstance(body, dict):
+        if exchange.server_error or not isinstance(body, dict) or (exchange.refused and "code" not in body):
+            if exchange.refused:  # 401/403/429 with nothing clearer: refused, nothing bought
+                return ProviderResult(F, message=f"VTpass refused (HTTP {exchange.status_code})", failover_allowed=True)
             return ProviderResult(U, message=f"Unreadable VTpass answer (HTTP {exchange.status_code})", raw=body)
         code = _code(body.get("code"))
         transaction = _transaction(body)
