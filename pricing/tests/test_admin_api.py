@@ -66,7 +66,7 @@ def test_staff_updates_a_rule_by_id_and_the_diff_is_audited(staff_client):
 
 
 @pytest.mark.django_db
-def test_staff_lists_rules(staff_client):
+def test_staff_lists_rules(staff_client, default_rules):
     response = staff_client.get(URL)
 
     assert response.status_code == 200
@@ -96,7 +96,7 @@ def test_staff_lists_rules(staff_client):
         ({**MTN_SME, "audience": "customer", "network": "", "plan_type": ""}, "ALREADY_EXISTS", "id"),  # the default rule
     ],
 )
-def test_bad_rules_are_refused_and_nothing_is_stored(staff_client, body, code, field):
+def test_bad_rules_are_refused_and_nothing_is_stored(staff_client, default_rules, body, code, field):
     before = snapshot()
 
     response = staff_client.post(URL, body, format="json")
@@ -144,7 +144,7 @@ def test_staff_without_the_model_permission_is_refused():
 
 
 @pytest.mark.django_db
-def test_the_created_rule_prices_at_once(staff_client):
+def test_the_created_rule_prices_at_once(staff_client, default_rules):
     from pricing.services import Audience, ProductKey, quote
 
     staff_client.post(URL, MTN_SME, format="json")

@@ -247,7 +247,7 @@ def test_overlapping_windows_go_to_the_later_start_and_inactive_rules_never_matc
 # --- defaults and price lists ---------------------------------------------------------------
 
 
-def test_default_rules_price_every_audience(db):
+def test_default_rules_price_every_audience(default_rules):
     data = quote(audience=CUSTOMER, product=MTN_1GB, cost_kobo=26_000)
     reseller = quote(audience=RESELLER, product=MTN_1GB, cost_kobo=26_000)
     airtime = quote(audience=RESELLER, product=MTN_AIRTIME, cost_kobo=9_700, face_value_kobo=10_000)
