@@ -173,6 +173,7 @@ class PurchaseListApi(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("client_reference", str, description="Find by your own reference")],
         responses={200: PurchasePage}, summary="Your purchases, newest first (cursor pagination)",
+        operation_id="purchases_list",
     )
     def get(self, request: Request) -> Response:
         purchases = selectors.purchases_for_user(
@@ -184,7 +185,7 @@ class PurchaseListApi(APIView):
 
 
 class PurchaseDetailApi(APIView):
-    @extend_schema(responses={200: PurchaseOutput}, summary="One purchase by our reference")
+    @extend_schema(responses={200: PurchaseOutput}, summary="One purchase by our reference", operation_id="purchases_retrieve")
     def get(self, request: Request, reference: str) -> Response:
         purchase = selectors.purchase_get_for_user(user=request.user, reference=reference)
         return Response(PurchaseOutput(purchase).data)

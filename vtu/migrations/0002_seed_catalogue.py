@@ -71,11 +71,24 @@ def seed(apps, schema_editor):
 
 
 def unseed(apps, schema_editor):
-    Network = apps.get_model("vtu", "Network")
-    DataPlan = apps.get_model("vtu", "DataPlan")
+    """Delete the seeded rows nothing refers to. Plain SQL: the ORM's delete collector trips
+    over the historical models of this app's PROTECT relations."""
     codes = [plan_code(*plan) for plan in PLANS]
-    DataPlan.objects.filter(code__in=codes, provider_plans__isnull=True).delete()
-    Network.objects.filter(code__in=[n[0] for n in NETWORKS], plans__isnull=True, routes__isnull=True).delete()
+    networks = [network[0] for network in NETWORKS]
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM vtu_dataplan WHERE code IN (%s)" % ", ".join(["%s"] * len(codes))
+            + " AND id NOT IN (SELECT plan_id FROM vtu_providerplan)"
+            " AND id NOT IN (SELECT plan_id FROM vtu_purchase WHERE plan_id IS NOT NULL)",
+            codes,
+        )
+        cursor.execute(
+            "DELETE FROM vtu_network WHERE code IN (%s)" % ", ".join(["%s"] * len(networks))
+            + " AND id NOT IN (SELECT network_id FROM vtu_dataplan)"
+            " AND id NOT IN (SELECT network_id FROM vtu_route)"
+            " AND id NOT IN (SELECT network_id FROM vtu_purchase)",
+            networks,
+        )
 
 
 class Migration(migrations.Migration):
