@@ -471,6 +471,25 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+# Uploads (KYC ID documents) on S3-compatible storage when a bucket is set (AWS S3, Cloudflare R2,
+# MinIO, Spaces...): private objects, never overwritten; staff read them through the admin. Empty
+# keys use boto3's own credential chain (instance role, AWS_* env). Else local files in MEDIA_ROOT.
+S3_BUCKET = env.str("S3_BUCKET", default="")
+if S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": env.str("S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("S3_REGION", default="") or None,
+            "access_key": env.str("S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("S3_SECRET_ACCESS_KEY", default="") or None,
+            "location": env.str("S3_PREFIX", default=""),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
 
 # --- i18n -------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
