@@ -14,6 +14,8 @@ api_v1 = [
     path("", include("audit.urls")),
     path("", include("backoffice.urls")),  # staff API: admin/...
 ]
+if settings.BENCH_ENDPOINTS:  # benchmark runs only (bench/): the bare reference endpoint
+    api_v1.append(path("bench/", include("bench.urls")))
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),

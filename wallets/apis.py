@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -275,11 +276,18 @@ class TransferApi(APIView):
 
 
 def _transfer_output(journal: Journal, recipient: selectors.Recipient) -> dict[str, Any]:
-    sender_entry = journal.entries.filter(amount_kobo__lt=0).select_related("account").get()
+    """The sender's new balance comes with the posting (`sender_balance_kobo`); a replay of an
+    earlier transfer reads it from the sender's entry."""
+    balance = getattr(journal, "sender_balance_kobo", None)
+    entry = None
+    if balance is None:
+        entry = journal.entries.filter(amount_kobo__lt=0).get()
+    amount = -entry.amount_kobo if entry else journal.metadata["amount_kobo"]
     return TransferOutput({
-        "reference": journal.reference, "amount": -sender_entry.amount_kobo, "currency": sender_entry.account.currency,
+        "reference": journal.reference, "amount": amount, "currency": settings.WALLET_CURRENCY,
         "recipient": {"wallet_number": journal.metadata.get("recipient_wallet"), "name": recipient.display_name},
-        "narration": journal.memo, "balance": sender_entry.balance_after_kobo, "created_at": journal.created_at,
+        "narration": journal.memo, "balance": entry.balance_after_kobo if entry else balance,
+        "created_at": journal.created_at,
     }).data
 
 

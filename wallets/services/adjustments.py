@@ -11,7 +11,7 @@ from wallets import clock
 from wallets.errors import BankReferenceUsed, SecondApprovalSameUser
 from wallets.models import Adjustment, Journal, LedgerAccount
 from wallets.services.accounts import system_account
-from wallets.services.posting import Leg, check_amount, post, run_in_transaction
+from wallets.services.posting import Leg, check_amount, lock_timeout_now, post, run_in_transaction
 
 
 def _require_staff(actor: Actor) -> int:
@@ -54,6 +54,7 @@ def adjustment_request(
         raise NotFound("No such wallet.")
 
     def work() -> Adjustment:
+        lock_timeout_now()
         adjustment = Adjustment(
             account_id=account_id, direction=direction, amount_kobo=amount_kobo, reason=reason,
             bank_reference=bank_reference, requested_by_id=staff_id,
@@ -85,6 +86,7 @@ def adjustment_approve(*, staff: Actor, adjustment_id: int) -> Adjustment:
     staff_id = _require_staff(staff)
 
     def work() -> Adjustment:
+        lock_timeout_now()
         adjustment = _pending_for_update(adjustment_id)
         if adjustment.requested_by_id == staff_id:
             raise SecondApprovalSameUser()

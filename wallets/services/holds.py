@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
 
 from audit.services import Actor, audit_record
 from config.errors import InvalidState, NotFound
@@ -21,6 +22,7 @@ from wallets.services.posting import (
     apply_change,
     check_amount,
     insert_ignoring_conflict,
+    ledger_execute,
     legs_hash,
     post,
     run_in_transaction,
@@ -70,12 +72,12 @@ def hold_place(
             if first.account_id != account_id or first.amount_kobo != amount_kobo:
                 raise IdempotencyConflict("This hold reference was already used for another amount or wallet.")
             return first
+        audit_record(action="hold.place", actor=actor, target=hold, changes={"amount_kobo": amount_kobo})
         outflow = OutflowChange(day, amount_kobo, limits.daily_kobo) if limits is not None and day else None
-        apply_change(
+        apply_change(  # last: the wallet row stays locked only for this UPDATE and the COMMIT
             account_id,
             AccountChange(held_delta_kobo=amount_kobo, require_active=True, guard_available=True, outflow=outflow),
         )
-        audit_record(action="hold.place", actor=actor, target=hold, changes={"amount_kobo": amount_kobo})
         return hold
 
     return run_in_transaction(work)
@@ -87,6 +89,18 @@ def _give_back(hold: Hold, amount_kobo: int) -> OutflowChange | None:
     if hold.outflow_day is None or amount_kobo <= 0:
         return None
     return OutflowChange(hold.outflow_day, -amount_kobo)
+
+
+def lock_hold(reference: str) -> Hold | None:
+    """SELECT the hold ... FOR UPDATE (through `ledger_execute`, so the transaction's lock
+    timeout applies to this first lock too)."""
+    fields = [field.attname for field in Hold._meta.concrete_fields]
+    columns = ", ".join(connection.ops.quote_name(Hold._meta.get_field(name).column) for name in fields)
+    with connection.cursor() as cursor:
+        suffix = " FOR UPDATE" if connection.features.has_select_for_update else ""
+        ledger_execute(cursor, f"SELECT {columns} FROM wallets_hold WHERE reference = %s{suffix}", [reference])  # noqa: S608 - model columns
+        row = cursor.fetchone()
+    return None if row is None else Hold.from_db(connection.alias, fields, row)
 
 
 def hold_capture(*, reference: str, key: str, credit_legs: Sequence[Leg], actor: Actor | None = None) -> Journal:
@@ -108,7 +122,7 @@ def hold_capture(*, reference: str, key: str, credit_legs: Sequence[Leg], actor:
     actor = actor or SYSTEM_ACTOR
 
     def work() -> Journal:
-        hold = Hold.objects.select_for_update().filter(reference=reference).first()
+        hold = lock_hold(reference)
         if hold is None:
             raise NotFound(f"No hold {reference!r}.")
         legs = [Leg(hold.account_id, -total), *credit_legs]
@@ -119,20 +133,22 @@ def hold_capture(*, reference: str, key: str, credit_legs: Sequence[Leg], actor:
         if total > hold.amount_kobo:
             raise ValueError(f"capture of {total} kobo is more than the hold of {hold.amount_kobo}")
         change = AccountChange(held_delta_kobo=-hold.amount_kobo, outflow=_give_back(hold, hold.amount_kobo - total))
+
+        def mark_captured(journal: Journal) -> None:  # before the wallet row is locked
+            Hold.objects.filter(pk=hold.pk).update(
+                status=Hold.Status.CAPTURED, captured_kobo=total, capture_journal=journal, resolved_at=clock.now()
+            )
+            audit_record(
+                action="hold.capture", actor=actor, target=hold,
+                changes={"captured_kobo": total, "released_kobo": hold.amount_kobo - total, "journal": key},
+            )
+
         journal, created = post(
             key=key, kind=Journal.Kind.PURCHASE, legs=legs, reference=reference, memo=hold.memo, actor=actor,
-            changes={hold.account_id: change},
+            changes={hold.account_id: change}, before_locks=mark_captured,
         )
         if not created:
             raise IdempotencyConflict("This capture key was already used.")
-        now = clock.now()
-        Hold.objects.filter(pk=hold.pk).update(
-            status=Hold.Status.CAPTURED, captured_kobo=total, capture_journal=journal, resolved_at=now
-        )
-        audit_record(
-            action="hold.capture", actor=actor, target=hold,
-            changes={"captured_kobo": total, "released_kobo": hold.amount_kobo - total, "journal": key},
-        )
         return journal
 
     return run_in_transaction(work)
@@ -156,7 +172,7 @@ def hold_release(*, reference: str, actor: Actor | None = None) -> Hold:
     actor = actor or SYSTEM_ACTOR
 
     def work() -> Hold:
-        hold = Hold.objects.select_for_update().filter(reference=reference).first()
+        hold = lock_hold(reference)
         if hold is None:
             raise NotFound(f"No hold {reference!r}.")
         if hold.status == Hold.Status.RELEASED:
@@ -165,11 +181,11 @@ def hold_release(*, reference: str, actor: Actor | None = None) -> Hold:
             raise InvalidState("The hold was captured; it cannot be released.")
         hold.status, hold.resolved_at = Hold.Status.RELEASED, clock.now()
         Hold.objects.filter(pk=hold.pk).update(status=hold.status, resolved_at=hold.resolved_at)
-        apply_change(
+        audit_record(action="hold.release", actor=actor, target=hold, changes={"amount_kobo": hold.amount_kobo})
+        apply_change(  # last: the wallet row stays locked only for this UPDATE and the COMMIT
             hold.account_id,
             AccountChange(held_delta_kobo=-hold.amount_kobo, outflow=_give_back(hold, hold.amount_kobo)),
         )
-        audit_record(action="hold.release", actor=actor, target=hold, changes={"amount_kobo": hold.amount_kobo})
         return hold
 
     return run_in_transaction(work)

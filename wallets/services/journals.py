@@ -13,7 +13,7 @@ from config.errors import InvalidState, NotFound
 from wallets.errors import IdempotencyConflict
 from wallets.models import Journal, LedgerAccount
 from wallets.services.accounts import system_account
-from wallets.services.posting import SYSTEM_ACTOR, Leg, check_amount, post, run_in_transaction
+from wallets.services.posting import SYSTEM_ACTOR, Leg, check_amount, lock_timeout_now, post, run_in_transaction
 
 
 def journal_post(
@@ -38,15 +38,17 @@ def journal_post(
     """
     actor = actor or SYSTEM_ACTOR
 
-    def work() -> Journal:
-        journal, created = post(
-            key=key, kind=kind, legs=legs, reference=reference, memo=memo, metadata=metadata, actor=actor
+    def audit(journal: Journal) -> None:
+        audit_record(
+            action="journal.post", actor=actor, target=journal,
+            changes={"legs": [[leg.account_id, leg.amount_kobo] for leg in legs]},
         )
-        if created:
-            audit_record(
-                action="journal.post", actor=actor, target=journal,
-                changes={"legs": [[leg.account_id, leg.amount_kobo] for leg in legs]},
-            )
+
+    def work() -> Journal:
+        journal, _created = post(
+            key=key, kind=kind, legs=legs, reference=reference, memo=memo, metadata=metadata, actor=actor,
+            before_locks=audit,
+        )
         return journal
 
     return run_in_transaction(work)
@@ -72,17 +74,16 @@ def journal_reverse(
         raise InvalidState("A reversal cannot be reversed; post a new journal.")
     legs = [Leg(entry.account_id, -entry.amount_kobo) for entry in original.entries.order_by("id")]
 
+    def audit(journal: Journal) -> None:
+        audit_record(action="journal.reverse", actor=actor, target=journal, reason=reason, changes={"original": original_key})
+
     def work() -> Journal:
-        journal, created = post(
+        journal, _created = post(
             key=key, kind=Journal.Kind.REVERSAL, legs=legs, reference=original.reference,
             memo=memo or f"Reversal of {original.reference or original.idempotency_key}"[:255],
             metadata={"original_key": original_key, "reason": reason}, actor=actor, reversal_of_id=original.pk,
+            before_locks=audit,
         )
-        if created:
-            audit_record(
-                action="journal.reverse", actor=actor, target=journal, reason=reason,
-                changes={"original": original_key},
-            )
         return journal
 
     return run_in_transaction(work)
@@ -110,6 +111,7 @@ def chargeback_post(
         return journal.kind == Journal.Kind.CHARGEBACK and journal.metadata.get("amount_kobo") == amount_kobo
 
     def work() -> Journal:
+        lock_timeout_now()
         wallet = LedgerAccount.objects.select_for_update().filter(pk=account_id, kind="customer").first()
         if wallet is None:
             raise NotFound("No such wallet.")

@@ -30,7 +30,7 @@ from audit.services import Actor
 from config.errors import NotFound
 from config.metrics import LEDGER_POSTINGS
 from wallets.errors import IdempotencyConflict, InsufficientFunds, LedgerBusy, LimitExceeded, WalletFrozen
-from wallets.models import Entry, Journal, LedgerAccount
+from wallets.models import Journal, LedgerAccount
 
 T = TypeVar("T")
 
@@ -80,10 +80,45 @@ def _sqlstate(exc: BaseException) -> str | None:
     return getattr(exc.__cause__, "sqlstate", None) or getattr(exc, "sqlstate", None)
 
 
-def _set_lock_timeout() -> None:
-    if connection.vendor == "postgresql":
+def _lock_timeout_sql() -> str:
+    return f"SET LOCAL lock_timeout = {int(settings.WALLET_LOCK_TIMEOUT_MS)}"
+
+
+def _client_side_binding() -> bool:
+    return not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
+
+
+def _arm_lock_timeout() -> None:
+    """Set `SET LOCAL lock_timeout` for this transaction. With client-side binding (Django's
+    default for psycopg 3) it rides along with the first ledger statement (`ledger_execute`),
+    saving a round trip on every posting; otherwise it is sent now."""
+    if connection.vendor != "postgresql":
+        return
+    if _client_side_binding():
+        connection.wallets_lock_timeout_pending = True  # type: ignore[attr-defined]
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_timeout_sql())
+
+
+def lock_timeout_now() -> None:
+    """Send a pending `SET LOCAL lock_timeout` at once: for work whose first statement takes
+    a lock outside `ledger_execute` (an ORM SELECT ... FOR UPDATE)."""
+    if getattr(connection, "wallets_lock_timeout_pending", False):
+        connection.wallets_lock_timeout_pending = False  # type: ignore[attr-defined]
         with connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL lock_timeout = {int(settings.WALLET_LOCK_TIMEOUT_MS)}")
+            cursor.execute(_lock_timeout_sql())
+
+
+def ledger_execute(cursor: Any, sql: str, params: Sequence[Any]) -> None:
+    """Execute a ledger statement; the first one of a transaction carries the pending
+    `SET LOCAL lock_timeout` in the same round trip (its result set is skipped)."""
+    if getattr(connection, "wallets_lock_timeout_pending", False):
+        connection.wallets_lock_timeout_pending = False  # type: ignore[attr-defined]
+        cursor.execute(f"{_lock_timeout_sql()}; {sql}", params)
+        cursor.nextset()
+        return
+    cursor.execute(sql, params)
 
 
 def run_in_transaction(work: Callable[[], T]) -> T:
@@ -96,8 +131,11 @@ def run_in_transaction(work: Callable[[], T]) -> T:
     for attempt in range(1, attempts + 1):
         try:
             with transaction.atomic():
-                _set_lock_timeout()
-                return work()
+                _arm_lock_timeout()
+                try:
+                    return work()
+                finally:
+                    connection.wallets_lock_timeout_pending = False  # type: ignore[attr-defined]
         except OperationalError as exc:
             if _sqlstate(exc) not in RETRYABLE_SQLSTATES:
                 raise
@@ -176,7 +214,7 @@ def insert_ignoring_conflict(obj: models.Model) -> bool:
         "ON CONFLICT DO NOTHING RETURNING id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+        ledger_execute(cursor, sql, values)
         row = cursor.fetchone()
     if row is None:
         return False
@@ -225,7 +263,7 @@ def apply_change(account_id: int, change: AccountChange) -> tuple[int, int]:
         "RETURNING balance_kobo, held_kobo"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, set_params + where_params)
+        ledger_execute(cursor, sql, set_params + where_params)
         row = cursor.fetchone()
     if row is None:
         raise _refusal(account_id, change)
@@ -272,6 +310,7 @@ def post(
     reversal_of_id: int | None = None,
     known_accounts: dict[int, LedgerAccount] | None = None,
     replay_matches: Callable[[Journal], bool] | None = None,
+    before_locks: Callable[[Journal], None] | None = None,
 ) -> tuple[Journal, bool]:
     """Post one journal inside the caller's transaction. Returns (journal, created).
 
@@ -280,6 +319,11 @@ def post(
     "available stays >= 0" and, unless `kind` is in FROZEN_DEBIT_KINDS, by "not frozen".
     Replay: the same key with the same kind and legs (or `replay_matches`) returns the first
     journal with created=False; anything else raises IdempotencyConflict.
+
+    `before_locks(journal)` runs after the journal row exists and before any account row is
+    locked: audit records and callback rows go there, so a hot wallet's row lock is held
+    only for its UPDATEs, the entries and the COMMIT. The new balances of the materialised
+    accounts are left on `journal.posted_balances` ({account id: balance}).
     """
     legs = list(legs)
     _validate(key, kind, legs)
@@ -292,19 +336,29 @@ def post(
     )
     if not insert_ignoring_conflict(journal):
         return _replay(journal, reversal_of_id, replay_matches), False
+    if before_locks is not None:
+        before_locks(journal)
     balances = _apply_all(kind, legs, accounts, changes or {})
-    at = timezone.now()  # taken under the account locks: per wallet, entry times follow entry ids
-    Entry.objects.bulk_create(
-        [
-            Entry(
-                journal_id=journal.pk, account_id=leg.account_id, amount_kobo=leg.amount_kobo,
-                balance_after_kobo=balances.get(leg.account_id), created_at=at,
-            )
-            for leg in legs
-        ]
-    )
+    _insert_entries(journal.pk, legs, balances)
+    journal.posted_balances = balances  # type: ignore[attr-defined]
     transaction.on_commit(lambda: LEDGER_POSTINGS.labels(kind=kind).inc())
     return journal, True
+
+
+def _insert_entries(journal_id: int, legs: Sequence[Leg], balances: dict[int, int]) -> None:
+    """One multi-row INSERT. The time is taken under the account locks: per wallet, entry
+    times follow entry ids, so statements by date read in posting order."""
+    at = connection.ops.adapt_datetimefield_value(timezone.now())
+    params: list[Any] = []
+    for leg in legs:
+        params += [journal_id, leg.account_id, leg.amount_kobo, balances.get(leg.account_id), at]
+    rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(legs))
+    with connection.cursor() as cursor:
+        ledger_execute(
+            cursor,
+            f"INSERT INTO wallets_entry (journal_id, account_id, amount_kobo, balance_after_kobo, created_at) VALUES {rows}",  # noqa: S608 - placeholders only
+            params,
+        )
 
 
 def _replay(journal: Journal, reversal_of_id: int | None, replay_matches: Callable[[Journal], bool] | None) -> Journal:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import secrets
 import uuid
 
+from django.conf import settings
+
 from accounts.callbacks import callback_emit
 from audit.services import Actor, audit_record
 from wallets import clock
 from wallets.errors import SelfTransfer
 from wallets.limits import Limits
-from wallets.models import Journal
+from wallets.models import Journal, LedgerAccount
 from wallets.services.accounts import wallet_get_or_create
 from wallets.services.holds import check_single_limit
 from wallets.services.posting import AccountChange, Leg, OutflowChange, check_amount, post, run_in_transaction
@@ -49,10 +51,30 @@ def wallet_transfer(
     check_amount(amount_kobo)
     check_single_limit(amount_kobo, limits)
     actor = actor or Actor.system("wallets")
-    sender = wallet_get_or_create(user_id=sender_user_id)
-    recipient = wallet_get_or_create(user_id=recipient_user_id)
+    found = {
+        wallet.user_id: wallet
+        for wallet in LedgerAccount.objects.filter(
+            kind=LedgerAccount.Kind.CUSTOMER, currency=settings.WALLET_CURRENCY,
+            user_id__in=[sender_user_id, recipient_user_id],
+        )
+    }  # one query for both; a wallet not opened yet is opened now
+    sender = found.get(sender_user_id) or wallet_get_or_create(user_id=sender_user_id)
+    recipient = found.get(recipient_user_id) or wallet_get_or_create(user_id=recipient_user_id)
     key = transfer_key(sender_user_id=sender_user_id, idempotency_key=idempotency_key)
     legs = [Leg(sender.pk, -amount_kobo), Leg(recipient.pk, amount_kobo)]
+
+    def record(journal: Journal) -> None:  # audit and callback rows, before the wallet rows are locked
+        audit_record(
+            action="transfer.create", actor=actor, target=journal,
+            changes={"amount_kobo": amount_kobo, "from": sender.number, "to": recipient.number},
+        )
+        callback_emit(
+            user_id=recipient_user_id, event_type="transfer.received", event_id=f"transfer.received:{journal.pk}",
+            data={
+                "reference": journal.reference, "amount": amount_kobo, "currency": recipient.currency,
+                "from_wallet": sender.number, "narration": narration, "created_at": journal.created_at.isoformat(),
+            },
+        )
 
     def work() -> Journal:
         changes = {
@@ -68,21 +90,12 @@ def wallet_transfer(
             memo=narration, actor=actor, changes=changes, known_accounts={sender.pk: sender, recipient.pk: recipient},
             metadata={
                 "sender_user_id": sender_user_id, "recipient_user_id": recipient_user_id,
-                "sender_wallet": sender.number, "recipient_wallet": recipient.number,
+                "sender_wallet": sender.number, "recipient_wallet": recipient.number, "amount_kobo": amount_kobo,
             },
+            before_locks=record,
         )
-        if created:
-            audit_record(
-                action="transfer.create", actor=actor, target=journal,
-                changes={"amount_kobo": amount_kobo, "from": sender.number, "to": recipient.number},
-            )
-            callback_emit(
-                user_id=recipient_user_id, event_type="transfer.received", event_id=f"transfer.received:{journal.pk}",
-                data={
-                    "reference": journal.reference, "amount": amount_kobo, "currency": recipient.currency,
-                    "from_wallet": sender.number, "narration": narration, "created_at": journal.created_at.isoformat(),
-                },
-            )
+        if created:  # the API answers with it without reading the entry back
+            journal.sender_balance_kobo = journal.posted_balances[sender.pk]  # type: ignore[attr-defined]
         return journal
 
     return run_in_transaction(work)
