@@ -335,3 +335,27 @@ def test_logs_mask_a_whole_key_but_keep_its_prefix_readable(user, log_output):
     assert prefix in logged
     audit = AuditLog.objects.get(action="api_key.create")
     assert audit.changes["prefix"] == [None, prefix]
+
+
+@pytest.mark.parametrize(
+    ("state", "status", "code"),
+    [("unknown", 401, "API_KEY_INVALID"), ("revoked", 401, "API_KEY_REVOKED"), ("expired", 401, "API_KEY_EXPIRED"),
+     ("wrong_ip", 403, "IP_NOT_ALLOWED"), ("no_scope", 403, "INSUFFICIENT_SCOPE")],
+)
+def test_a_refused_key_moves_nothing_on_a_money_post(user, state, status, code):
+    raw = issue_key(user, ["read"] if state == "no_scope" else ["purchase"], allowed_ips=["10.9.9.9"] if state == "wrong_ip" else None)
+    key = APIKey.objects.get(user=user)
+    if state == "unknown":
+        raw = "vtu_live_ZZZZZZZZ_" + "Z" * 40
+    elif state == "revoked":
+        api_keys.api_key_revoke(user=user, key_id=key.pk)
+    elif state == "expired":
+        APIKey.objects.filter(pk=key.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    audit_rows = AuditLog.objects.count()
+    response = key_client(raw).post("/api/v1/test/purchase", {"amount": 100}, format="json", HTTP_IDEMPOTENCY_KEY="m-1")
+    assert (response.status_code, response.json()["error_code"]) == (status, code)
+    assert probe.calls == []
+    assert IdempotencyRecord.objects.count() == 0
+    assert AuditLog.objects.count() == audit_rows
+    # A key that did not authenticate is not "used"; one refused for its scope did authenticate.
+    assert tasks.api_key_usage_flush() == (1 if state == "no_scope" else 0)
