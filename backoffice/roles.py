@@ -4,8 +4,8 @@ sync, the `staff_groups_sync` command and the permission-matrix test all read.
 - support: reads users, purchases, deposits, webhooks and wallets; requeries purchases;
   suspends and re-activates users; works disputes.
 - finance: reads the money (ledger, purchases, deposits, pricing, audit log); wallet credits
-  and debits and their second approval; refunds; resolving flagged purchases; re-processing
-  deposits; exports; the dashboard figures.
+  and debits and their second approval; requery, refunds and resolving flagged purchases;
+  re-processing deposits; exports; the dashboard figures.
 - admin: every view, every staff action, and the writes that configure the business:
   catalogue, provider plans, routing and switches, pricing rules, periodic tasks, staff
   two-factor devices.
@@ -77,6 +77,7 @@ GROUP_PERMISSIONS: dict[str, set[str]] = {
         "backoffice.analytics_view",
         "backoffice.adjustment_request",
         "backoffice.adjustment_approve",
+        "backoffice.purchase_requery",  # a refund starts with a requery
         "backoffice.purchase_refund",
         "backoffice.purchase_resolve",
         "backoffice.dispute_resolve",
@@ -93,7 +94,6 @@ GROUP_PERMISSIONS: dict[str, set[str]] = {
         "vtu.change_providerplan",
         "vtu.add_route",
         "vtu.change_route",
-        "vtu.delete_route",
         "vtu.change_providerstate",
         "pricing.add_pricingrule",
         "pricing.change_pricingrule",
