@@ -14,6 +14,7 @@ if __package__ in (None, ""):
 
 SCENARIOS = [
     "bench.transfers",
+    "bench.webhooks",
 ]
 
 
