@@ -26,3 +26,16 @@ def percent(bps: int | None) -> str:
 
 register.filter("naira", naira)
 register.filter("percent", percent)
+
+
+def local_time(iso: str | None) -> str:
+    """An ISO time from the analytics report -> "2026-11-20 08:01" in Africa/Lagos."""
+    if not iso:
+        return "—"
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromisoformat(iso).astimezone(ZoneInfo("Africa/Lagos")).strftime("%Y-%m-%d %H:%M")
+
+
+register.filter("local_time", local_time)
