@@ -29,7 +29,7 @@ from vtu.models import (
     PurchaseEvent,
     Route,
 )
-from vtu.services import staff
+from vtu.services import snapshot, staff
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -42,6 +42,7 @@ class AuditedAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             changes = {field: form.cleaned_data.get(field) for field in form.changed_data}
             audit_record(action=self.audit_action, actor=Actor.from_request(request), target=obj, changes=changes)
+        snapshot.forget()  # this process sees the change at once; the others within the cache TTL
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # switch off instead: history refers to these rows

@@ -89,8 +89,8 @@ def _send_next(purchase: Purchase) -> None:
     ):
         if candidate.cost_kobo > max_cost(purchase):
             continue  # the customer's price stays; a dearer provider is skipped
-        if not routing.circuit_claim(candidate.provider):
-            continue
+        if not candidate.closed and not routing.circuit_claim(candidate.provider):
+            continue  # open (or another purchase is the half-open probe)
         attempt = _attempt_create(purchase, candidate)
         if attempt is None:
             continue

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
+
 from vtu.models import Purchase
 from wallets import services as wallets
 from wallets.services import Leg
@@ -31,12 +33,27 @@ def purchase_hold(*, purchase: Purchase, kyc_tier: int, actor: Any = None) -> No
     )
 
 
+_system_ids: dict[str, int] = {}
+
+
+def system_account_id(code: str) -> int:
+    """A system account's id, remembered per process: system accounts are never deleted or
+    renumbered, and two lookups per capture are two round trips saved. Remembered only once
+    the caller's transaction commits: an account this transaction created (the first capture
+    for a new provider) does not exist for anyone else until then, nor ever if it rolls back."""
+    if code in _system_ids:
+        return _system_ids[code]
+    account_id = wallets.system_account(code).pk
+    transaction.on_commit(lambda: _system_ids.setdefault(code, account_id))
+    return account_id
+
+
 def purchase_capture(*, purchase: Purchase, provider: str, cost_kobo: int) -> None:
     """Capture at the delivering provider's cost. Under a below-cost promotion the wallet's
     price all goes to the float and revenue pays the rest in a second journal
     (`capture:<ref>:subsidy`), since a capture's credit legs are all positive."""
-    float_account = wallets.system_account(f"float:{provider}").pk
-    revenue = wallets.system_account("revenue").pk
+    float_account = system_account_id(f"float:{provider}")
+    revenue = system_account_id("revenue")
     margin = purchase.amount_kobo - cost_kobo
     legs = [Leg(float_account, min(cost_kobo, purchase.amount_kobo))]
     if margin > 0:

@@ -35,8 +35,8 @@ from vtu.errors import (
     ProviderUnavailable,
     UnsupportedProduct,
 )
-from vtu.models import DataPlan, Network, ProductKind, Purchase, PurchaseEvent
-from vtu.services import ledger, routing
+from vtu.models import DataPlan, Network, ProductKind, Purchase
+from vtu.services import ledger, routing, snapshot
 from vtu.services.catalogue import network_for_number
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -92,6 +92,8 @@ def purchase_create(*, user: User, request: PurchaseRequest, via_api_key: bool =
 
     Returns (purchase, created). A client reference seen before returns the original
     purchase when the request is the same (created False), else raises DuplicateReference.
+    Catalogue checks read the snapshot (vtu.services.snapshot: a switch takes effect within
+    VTU_CATALOGUE_CACHE_SECONDS).
     Raises the input errors of `_resolve`, ProviderUnavailable, pricing's BELOW_COST,
     DuplicatePurchase, and the wallet's InsufficientFunds / WalletFrozen / LimitExceeded.
     Locks: the wallet row (inside hold_place) until commit, which also serialises the
@@ -109,8 +111,6 @@ def purchase_create(*, user: User, request: PurchaseRequest, via_api_key: bool =
     if not found:
         raise ProviderUnavailable()
     price = _quote(user, request.product, resolved, found[0].cost_kobo, via_api_key)
-    if not request.confirm_duplicate:
-        _duplicate_guard(user, request.product, resolved, exclude_id=None)
     try:
         purchase = _create_with_hold(user, request, resolved, price, fingerprint, via_api_key)
     except IntegrityError:
@@ -139,12 +139,10 @@ def _create_with_hold(
         )
         ledger.purchase_hold(purchase=purchase, kyc_tier=user.kyc_tier, actor=Actor.for_user(user))
         if not request.confirm_duplicate:
-            # Again under the wallet row lock the hold just took: a concurrent twin has committed by now.
+            # After the hold, under the wallet row lock it took: a concurrent twin of this
+            # user's has committed by now, so exactly one of two identical requests passes.
+            # (Checked here only: before the hold it would be a second query on every purchase.)
             _duplicate_guard(user, request.product, resolved, exclude_id=purchase.pk)
-        PurchaseEvent.objects.create(
-            purchase=purchase, from_status="", to_status=purchase.status, cause="created",
-            detail={"channel": purchase.channel}, actor=Actor.for_user(user).label, created_at=now,
-        )
         transaction.on_commit(lambda: _dispatch(purchase))
     return purchase
 
@@ -172,13 +170,14 @@ def _by_client_reference(user: User, client_reference: str, fingerprint: str) ->
 def _resolve(request: PurchaseRequest) -> Resolved:
     """Number, network, plan and amount, each with its own error code."""
     phone = normalize_ng_mobile(request.phone_number)
+    catalogue = snapshot.current()
     network = plan = face_value = None
     if request.network:
-        network = Network.objects.filter(code=request.network.upper()).first()
+        network = catalogue.networks.get(request.network.upper())
         if network is None:
             raise NetworkNotFound(errors={"network": [f"Unknown network {request.network!r}."]})
     if request.product == ProductKind.DATA:
-        plan = DataPlan.objects.select_related("network").filter(code=request.plan_code or "").first()
+        plan = catalogue.plans.get(request.plan_code or "")
         if plan is None:
             raise PlanNotFound(errors={"plan_code": ["No such data plan."]})
         if network is not None and network.pk != plan.network_id:
@@ -210,7 +209,7 @@ def _check_prefix(phone: str, network: Network, ported: bool) -> None:
     """The prefix is a hint (numbers are ported): a mismatch needs `ported: true`."""
     if ported:
         return
-    guessed = network_for_number(phone)
+    guessed = network_for_number(phone, list(snapshot.current().networks.values()))
     if guessed is None or guessed.pk != network.pk:
         owner = guessed.name if guessed is not None else "no network we sell"
         raise NetworkMismatch(

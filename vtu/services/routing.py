@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q
 
 from vtu import clock
 from vtu.models import DataPlan, Network, ProductKind, ProviderAttempt, ProviderPlan, ProviderState, Route
+from vtu.services import snapshot
 from vtu.services.calls import provider_configured, provider_supports
 
 Circuit = ProviderState.Circuit
@@ -40,6 +41,7 @@ class Candidate:
     priority: int = 0
     health: int = 100
     low_float: bool = False
+    closed: bool = True  # breaker closed in the snapshot: no claim needed to send
 
 
 def airtime_cost(face_value_kobo: int, cost_bps: int) -> int:
@@ -51,51 +53,32 @@ def airtime_cost(face_value_kobo: int, cost_bps: int) -> int:
 def candidates(
     *, network: Network, product: str, plan: DataPlan | None = None, face_value_kobo: int | None = None
 ) -> list[Candidate]:
-    """The providers that may take this purchase now, best first (three queries)."""
-    routes = _routes(Route.objects.filter(network=network, product=product))
-    states = _states(routes)
-    mappings: dict[tuple[int, str], ProviderPlan] = {}
-    if product == ProductKind.DATA and plan is not None:
-        mappings = _mappings([plan], routes)
-    return _rank(routes, states, mappings, product=product, plan=plan, face_value_kobo=face_value_kobo)
+    """The providers that may take this purchase now, best first (from the catalogue snapshot)."""
+    snap = snapshot.current()
+    routes = [route for route in snap.routes if route.network_id == network.pk and route.product == product]
+    return _rank(_usable(routes), snap.states, snap.mappings, product=product, plan=plan, face_value_kobo=face_value_kobo)
 
 
 def primary_costs(plans: list[DataPlan]) -> dict[int, int]:
     """{plan id: cost at the provider that would take it first} for many data plans at once
     (the plan list), with the same rules as `candidates`; plans nobody can deliver are absent."""
-    routes = _routes(Route.objects.filter(network__in={plan.network_id for plan in plans}, product=ProductKind.DATA))
-    states = _states(routes)
-    mappings = _mappings(plans, routes)
+    snap = snapshot.current()
+    routes = _usable([route for route in snap.routes if route.product == ProductKind.DATA])
     costs: dict[int, int] = {}
     for plan in plans:
-        ranked = _rank(
-            [route for route in routes if route.network_id == plan.network_id], states, mappings,
-            product=ProductKind.DATA, plan=plan,
-        )
+        mine = [route for route in routes if route.network_id == plan.network_id]
+        ranked = _rank(mine, snap.states, snap.mappings, product=ProductKind.DATA, plan=plan)
         if ranked:
             costs[plan.pk] = ranked[0].cost_kobo
     return costs
 
 
-def _routes(queryset: QuerySet[Route]) -> list[Route]:
+def _usable(routes: list[Route]) -> list[Route]:
     return [
-        route
-        for route in queryset.filter(enabled=True).select_related("network").order_by("priority", "id")
+        route for route in routes
         if provider_configured(route.provider)
         and provider_supports(route.provider, kind=route.product, network=route.network.code)
     ]
-
-
-def _states(routes: list[Route]) -> dict[str, ProviderState]:
-    names = {route.provider for route in routes}
-    return {state.provider: state for state in ProviderState.objects.filter(provider__in=names)}
-
-
-def _mappings(plans: list[DataPlan], routes: list[Route]) -> dict[tuple[int, str], ProviderPlan]:
-    found = ProviderPlan.objects.filter(
-        plan__in=plans, provider__in={route.provider for route in routes}, active=True, suspended_at__isnull=True
-    )
-    return {(mapping.plan_id, mapping.provider): mapping for mapping in found}
 
 
 def _rank(
@@ -126,6 +109,7 @@ def _rank(
                 provider=route.provider, cost_kobo=cost, provider_plan_id=plan_id, priority=route.priority,
                 health=state.health_score if state is not None else 100,
                 low_float=balance is not None and balance < cost,
+                closed=state is None or state.circuit == Circuit.CLOSED,
             )
         )
     found.sort(key=lambda c: (c.low_float, c.priority, -c.health))

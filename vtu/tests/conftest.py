@@ -34,6 +34,20 @@ class Clock:
         self.current += timedelta(**delta)
 
 
+@pytest.fixture(autouse=True)
+def _no_catalogue_cache(settings):
+    """Tests change the catalogue between steps: read it fresh every time (and forget system
+    account ids, which a transactional test's flush renumbers)."""
+    from vtu.services import ledger, snapshot
+
+    settings.VTU_CATALOGUE_CACHE_SECONDS = 0
+    snapshot.forget()
+    ledger._system_ids.clear()
+    yield
+    snapshot.forget()
+    ledger._system_ids.clear()
+
+
 @pytest.fixture
 def vtu_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock()

@@ -44,7 +44,7 @@ def test_success_captures_at_cost_and_margin_to_revenue(buyer, world, vtu_clock)
     assert legs["revenue"] == PRICE - ALPHA_COST
     assert sum(legs.values()) == 0
     assert Hold.objects.get(reference=f"hold:{purchase.reference}").status == Hold.Status.CAPTURED
-    assert [e.cause for e in purchase.events.all()] == ["created", "claimed", "buy_success"]
+    assert [e.cause for e in purchase.events.all()] == ["claimed", "buy_success"]
     assert world.deliveries["+2348031234567"] == 1
     assert ProviderCall.objects.filter(purchase=purchase).count() == 1
     assert "secret-key-value" not in str(ProviderCall.objects.get(purchase=purchase).request_body)
@@ -214,7 +214,6 @@ def test_events_record_every_transition(buyer, world, vtu_clock):
 
     rows = list(PurchaseEvent.objects.filter(purchase=purchase).values_list("from_status", "to_status", "cause"))
     assert rows == [
-        ("", "pending", "created"),
         ("pending", "processing", "claimed"),
         ("processing", "processing", "buy_pending"),
         ("processing", "successful", "query_success"),

@@ -119,3 +119,21 @@ def test_health_score_orders_providers_of_equal_priority(buyer, world, vtu_clock
     network = Purchase.objects.first().network
     plan = Purchase.objects.first().plan
     assert [c.provider for c in routing.candidates(network=network, product="data", plan=plan)] == ["beta", "alpha"]
+
+
+@pytest.mark.django_db
+def test_the_catalogue_snapshot_is_reused_within_its_ttl(catalogue, settings, django_assert_num_queries):
+    from vtu.models import Network
+    from vtu.services import snapshot
+
+    settings.VTU_CATALOGUE_CACHE_SECONDS = 60
+    snapshot.forget()
+    mtn = Network.objects.get(code="MTN")
+    plan = catalogue[PLAN]
+    with django_assert_num_queries(5):
+        assert [c.provider for c in routing.candidates(network=mtn, product="data", plan=plan)] == ["alpha", "beta"]
+    Route.objects.filter(provider="alpha").update(enabled=False)
+    with django_assert_num_queries(0):  # within the TTL the switch is not seen yet
+        assert [c.provider for c in routing.candidates(network=mtn, product="data", plan=plan)] == ["alpha", "beta"]
+    snapshot.forget()
+    assert [c.provider for c in routing.candidates(network=mtn, product="data", plan=plan)] == ["beta"]
