@@ -235,11 +235,11 @@ class TransferOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-def _find_recipient(value: str) -> selectors.Recipient:
-    recipient = selectors.recipient_find(recipient=value)
+def _find_recipient(value: str, *, sender_user_id: int | None = None) -> tuple[selectors.Recipient, list[LedgerAccount]]:
+    recipient, wallets = selectors.recipient_find(recipient=value, sender_user_id=sender_user_id)
     if recipient is None:
         raise RecipientNotFound()
-    return recipient
+    return recipient, wallets
 
 
 class TransferApi(APIView):
@@ -265,12 +265,12 @@ class TransferApi(APIView):
             if "pin" not in data:
                 raise PinRequired()
             pin_check(user=request.user, pin=data["pin"])
-        recipient = _find_recipient(data["recipient"])
+        recipient, wallets = _find_recipient(data["recipient"], sender_user_id=request.user.pk)
         journal = wallet_transfer(
             sender_user_id=request.user.pk, recipient_user_id=recipient.user_id, amount_kobo=data["amount"],
             idempotency_key=request.headers.get(IDEMPOTENCY_HEADER), narration=data["narration"],
             limits=limits_for_tier(request.user.kyc_tier), recipient_limits=limits_for_tier(recipient.kyc_tier),
-            actor=Actor.from_request(request),
+            actor=Actor.from_request(request), known_wallets=wallets,
         )
         return Response(_transfer_output(journal, recipient), status=status.HTTP_201_CREATED)
 
@@ -309,7 +309,7 @@ class AdjustmentOutput(serializers.ModelSerializer):
 
 
 def _wallet_of(value: str) -> LedgerAccount:
-    recipient = _find_recipient(value)
+    recipient, _wallets = _find_recipient(value)
     return wallet_get_or_create(user_id=recipient.user_id)
 
 

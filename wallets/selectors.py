@@ -34,24 +34,32 @@ def _display_name(user: Any) -> str:
     return user.email.split("@")[0][:2] + "***"
 
 
-def recipient_find(*, recipient: str) -> Recipient | None:
-    """A wallet number (10 digits) or an e-mail address -> the active user behind it."""
+def recipient_find(*, recipient: str, sender_user_id: int | None = None) -> tuple[Recipient | None, list[LedgerAccount]]:
+    """A wallet number (10 digits) or an e-mail address -> the active user behind it, and the
+    wallets of both parties read on the way (given to `wallet_transfer` as `known_wallets`,
+    saving it a query). By number: one query for both wallets. By e-mail: the address is
+    matched exactly in lower case (stored lower-cased, so the unique index serves it)."""
     value = (recipient or "").strip()
-    user_model = get_user_model()
+    customer = Q(kind=LedgerAccount.Kind.CUSTOMER)
+    sender = Q(user_id=sender_user_id) if sender_user_id is not None else Q(pk__in=[])
     if value.isdigit() and len(value) == 10:
-        wallet = LedgerAccount.objects.select_related("user").filter(number=value, kind="customer").first()
+        wallets = list(LedgerAccount.objects.select_related("user").filter(customer & (Q(number=value) | sender)))
+        wallet = next((w for w in wallets if w.number == value), None)
         user = wallet.user if wallet is not None else None
     elif "@" in value:
-        user = user_model.objects.filter(email__iexact=value).first()
-        wallet = LedgerAccount.objects.filter(user=user, kind="customer").first() if user else None
+        user = get_user_model().objects.filter(email=value.lower()).first()
+        ids = [pk for pk in (user.pk if user else None, sender_user_id) if pk is not None]
+        wallets = list(LedgerAccount.objects.filter(customer, user_id__in=ids)) if ids else []
+        wallet = next((w for w in wallets if user is not None and w.user_id == user.pk), None)
     else:
-        return None
+        return None, []
     if user is None or not user.is_active:
-        return None
-    return Recipient(
+        return None, wallets
+    found = Recipient(
         user_id=user.pk, kyc_tier=user.kyc_tier, wallet_number=wallet.number if wallet else None,
         display_name=_display_name(user),
     )
+    return found, wallets
 
 
 # --- dates ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Iterable
 
 from django.conf import settings
 
@@ -33,6 +34,7 @@ def wallet_transfer(
     recipient_limits: Limits | None = None,
     narration: str = "",
     actor: Actor | None = None,
+    known_wallets: Iterable[LedgerAccount] = (),
 ) -> Journal:
     """Move `amount_kobo` from the sender's wallet to the recipient's (opened if needed).
 
@@ -43,6 +45,8 @@ def wallet_transfer(
     `transfer:<sender>:<idempotency_key>` (UNIQUE journal key): a repeat returns the first
     journal; the same key with another recipient or amount raises IdempotencyConflict.
     Emits `transfer.received` to the recipient's callbacks in the same transaction.
+    `known_wallets`: wallets the caller already read (saves a query; they are only used for
+    ids, numbers and currency, never for balances).
     Raises SelfTransfer, LimitExceeded, InsufficientFunds, WalletFrozen, IdempotencyConflict,
     ValueError (amount not a positive integer), LedgerBusy.
     """
@@ -51,13 +55,18 @@ def wallet_transfer(
     check_amount(amount_kobo)
     check_single_limit(amount_kobo, limits)
     actor = actor or Actor.system("wallets")
+    parties = {sender_user_id, recipient_user_id}
     found = {
-        wallet.user_id: wallet
-        for wallet in LedgerAccount.objects.filter(
-            kind=LedgerAccount.Kind.CUSTOMER, currency=settings.WALLET_CURRENCY,
-            user_id__in=[sender_user_id, recipient_user_id],
-        )
-    }  # one query for both; a wallet not opened yet is opened now
+        w.user_id: w for w in known_wallets
+        if w.user_id in parties and w.currency == settings.WALLET_CURRENCY and w.kind == LedgerAccount.Kind.CUSTOMER
+    }
+    if set(found) != parties:  # one query for both; a wallet not opened yet is opened below
+        found = {
+            wallet.user_id: wallet
+            for wallet in LedgerAccount.objects.filter(
+                kind=LedgerAccount.Kind.CUSTOMER, currency=settings.WALLET_CURRENCY, user_id__in=parties
+            )
+        }
     sender = found.get(sender_user_id) or wallet_get_or_create(user_id=sender_user_id)
     recipient = found.get(recipient_user_id) or wallet_get_or_create(user_id=recipient_user_id)
     key = transfer_key(sender_user_id=sender_user_id, idempotency_key=idempotency_key)

@@ -7,6 +7,7 @@ every engineer's test run together.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
@@ -15,7 +16,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 
 from accounts.tests.factories import UserFactory
-from wallets.errors import InsufficientFunds, LimitExceeded
+from wallets.errors import InsufficientFunds, LedgerBusy, LimitExceeded
 from wallets.invariants import assert_ledger_invariants
 from wallets.limits import Limits
 from wallets.models import Entry, Hold, Journal, LedgerAccount
@@ -259,3 +260,66 @@ def _backend_count() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
         return cursor.fetchone()[0]
+
+
+# --- lock timeout and bounded retry -------------------------------------------------------------
+
+
+def _hold_row_lock(account_id: int, locked: threading.Event, release: threading.Event) -> None:
+    """Another connection keeps the wallet row locked until `release` is set."""
+    try:
+        with transaction.atomic():
+            LedgerAccount.objects.select_for_update().get(pk=account_id)
+            locked.set()
+            release.wait(30)
+    finally:
+        connection.close()
+
+
+def test_a_wallet_locked_elsewhere_gives_a_busy_answer_after_bounded_retries(settings):
+    settings.WALLET_LOCK_TIMEOUT_MS = 100
+    settings.WALLET_DEADLOCK_RETRIES = 2
+    sender, recipient = UserFactory(), UserFactory()
+    fund_wallet(sender, 10_000)
+    wallet = _wallet(sender.pk)
+    locked, release = threading.Event(), threading.Event()
+    blocker = threading.Thread(target=_hold_row_lock, args=(wallet.pk, locked, release))
+    blocker.start()
+    try:
+        assert locked.wait(10)
+        started = time.monotonic()
+        with pytest.raises(LedgerBusy) as busy:
+            wallet_transfer(sender_user_id=sender.pk, recipient_user_id=recipient.pk, amount_kobo=100,
+                            idempotency_key="busy", limits=NO_LIMITS)
+        assert busy.value.status_code == 503 and busy.value.code == "SERVICE_UNAVAILABLE"
+        assert time.monotonic() - started < 5  # two 100 ms waits and a short jitter, not a hang
+    finally:
+        release.set()
+        blocker.join(10)
+    assert not Journal.objects.filter(kind="transfer").exists()
+    journal = wallet_transfer(sender_user_id=sender.pk, recipient_user_id=recipient.pk, amount_kobo=100,
+                              idempotency_key="busy", limits=NO_LIMITS)  # the client's retry goes through
+    assert journal.idempotency_key == f"transfer:{sender.pk}:busy"
+    assert_ledger_invariants()
+
+
+def test_a_retry_after_a_lock_timeout_succeeds_when_the_lock_goes_away(settings):
+    settings.WALLET_LOCK_TIMEOUT_MS = 150
+    settings.WALLET_DEADLOCK_RETRIES = 3
+    user = UserFactory()
+    fund_wallet(user, 10_000)
+    wallet = _wallet(user.pk)
+    locked, release = threading.Event(), threading.Event()
+    blocker = threading.Thread(target=_hold_row_lock, args=(wallet.pk, locked, release))
+    blocker.start()
+    assert locked.wait(10)
+    timer = threading.Timer(0.2, release.set)  # the other transaction ends during our first wait or retry
+    timer.start()
+    try:
+        hold = hold_place(account_id=wallet.pk, amount_kobo=500, reference="after-timeout")
+    finally:
+        release.set()
+        timer.cancel()
+        blocker.join(10)
+    assert hold.pk and _wallet(user.pk).held_kobo == 500
+    assert_ledger_invariants()
