@@ -18,6 +18,7 @@ requery, or a provider callback) can race without moving money twice.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import structlog
@@ -69,36 +70,56 @@ def _load(purchase_id: int) -> Purchase | None:
 
 
 def purchase_process(*, purchase_id: int) -> None:
-    """Worker entry for a new purchase. Idempotent: only the claim's winner sends."""
+    """Worker entry for a new purchase. Idempotent: only the claim's winner sends.
+
+    The claim and the first attempt commit together (one transaction, no lock held after),
+    then the call goes out; later attempts (failover) go through `_send_next`."""
     purchase = _load(purchase_id)
     if purchase is None or purchase.status != Status.PENDING:
         return
+    first = next(_sendable(purchase), None)
     with transaction.atomic():
         claimed = purchase_transition(
             purchase=purchase, to=Status.PROCESSING, cause="claimed", next_check_at=clock.now() + backoff(0)
         )
-    if claimed:
-        _send_next(purchase)
+        attempt = _attempt_insert(purchase, first, number=1) if claimed and first is not None else None
+    if not claimed:
+        return
+    if attempt is None:
+        _send_next(purchase)  # nobody could take it a moment ago: look again, else fail (refund)
+        return
+    _send(purchase, attempt)
 
 
-def _send_next(purchase: Purchase) -> None:
-    """Send to the next usable provider not tried yet; fail the purchase when none is left."""
+def _sendable(purchase: Purchase) -> Iterator[routing.Candidate]:
+    """Routed providers that may take this purchase now, best first: cost within the price
+    (the customer's price never changes), breaker closed or this call won the half-open probe."""
     for candidate in routing.candidates(
         network=purchase.network, product=purchase.product, plan=purchase.plan,
         face_value_kobo=purchase.face_value_kobo,
     ):
         if candidate.cost_kobo > max_cost(purchase):
-            continue  # the customer's price stays; a dearer provider is skipped
-        if not candidate.closed and not routing.circuit_claim(candidate.provider):
-            continue  # open (or another purchase is the half-open probe)
-        attempt = _attempt_create(purchase, candidate)
-        if attempt is None:
             continue
-        result = _call(purchase, attempt)
-        if _record(purchase, attempt, result, source="buy") != "failover":
-            return
+        if not candidate.closed and not routing.circuit_claim(candidate.provider):
+            continue
+        yield candidate
+
+
+def _send(purchase: Purchase, attempt: ProviderAttempt) -> None:
+    """Call, record; on a failover-type failure go on to the next provider."""
+    result = _call(purchase, attempt)
+    if _record(purchase, attempt, result, source="buy") == "failover":
         purchase.refresh_from_db()
-        if purchase.status != Status.PROCESSING:
+        if purchase.status == Status.PROCESSING:
+            _send_next(purchase)
+
+
+def _send_next(purchase: Purchase) -> None:
+    """Send to the next usable provider not tried yet; fail the purchase when none is left."""
+    for candidate in _sendable(purchase):
+        attempt = _attempt_create(purchase, candidate)
+        if attempt is not None:
+            _send(purchase, attempt)
             return
     _fail_without_provider(purchase)
 
@@ -121,23 +142,30 @@ def _attempt_create(purchase: Purchase, candidate: routing.Candidate) -> Provide
             return None
         if any(provider == candidate.provider for provider, _s in attempts):
             return None
-        now = clock.now()
-        try:
-            with transaction.atomic():
-                attempt = ProviderAttempt.objects.create(
-                    purchase=purchase, number=len(attempts) + 1, provider=candidate.provider,
-                    request_id=new_request_id(candidate.provider), provider_plan_id=candidate.provider_plan_id,
-                    cost_kobo=candidate.cost_kobo, created_at=now,
-                )
-        except IntegrityError:
-            return None
-        # Nobody may query or re-send this attempt while its call can still be in flight.
-        Purchase.objects.filter(pk=purchase.pk).update(
-            provider=candidate.provider, next_check_at=now + in_flight_grace(candidate.provider), updated_at=now
-        )
-        purchase.provider = candidate.provider
-        if attempt.number > 1:
+        attempt = _attempt_insert(purchase, candidate, number=len(attempts) + 1)
+        if attempt is not None and attempt.number > 1:
             purchase_note(purchase=purchase, cause="failover", detail={"provider": candidate.provider})
+    return attempt
+
+
+def _attempt_insert(purchase: Purchase, candidate: routing.Candidate, *, number: int) -> ProviderAttempt | None:
+    """The attempt row, inside the caller's transaction (None if a racing worker's won the
+    unique constraints), and the purchase's next check pushed past the call's timeouts:
+    nobody may query or re-send this attempt while its call can still be in flight."""
+    now = clock.now()
+    try:
+        with transaction.atomic():
+            attempt = ProviderAttempt.objects.create(
+                purchase=purchase, number=number, provider=candidate.provider,
+                request_id=new_request_id(candidate.provider), provider_plan_id=candidate.provider_plan_id,
+                cost_kobo=candidate.cost_kobo, created_at=now,
+            )
+    except IntegrityError:
+        return None
+    Purchase.objects.filter(pk=purchase.pk).update(
+        provider=candidate.provider, next_check_at=now + in_flight_grace(candidate.provider), updated_at=now
+    )
+    purchase.provider = candidate.provider
     return attempt
 
 

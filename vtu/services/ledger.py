@@ -25,10 +25,25 @@ def hold_reference(purchase_reference: str) -> str:
     return f"hold:{purchase_reference}"
 
 
+_wallet_ids: dict[int, int] = {}
+WALLET_ID_CACHE_SIZE = 100_000
+
+
+def wallet_id(user_id: int) -> int:
+    """The user's wallet id, remembered per process after commit (a wallet is never replaced;
+    its status and balance are always read by the ledger's own guarded UPDATE)."""
+    if user_id in _wallet_ids:
+        return _wallet_ids[user_id]
+    account_id = wallets.wallet_get_or_create(user_id=user_id).pk
+    if len(_wallet_ids) >= WALLET_ID_CACHE_SIZE:
+        _wallet_ids.clear()
+    transaction.on_commit(lambda: _wallet_ids.setdefault(user_id, account_id))
+    return account_id
+
+
 def purchase_hold(*, purchase: Purchase, kyc_tier: int, actor: Any = None) -> None:
-    wallet = wallets.wallet_get_or_create(user_id=purchase.user_id)
     wallets.hold_place(
-        account_id=wallet.pk, amount_kobo=purchase.amount_kobo, reference=purchase.hold_reference,
+        account_id=wallet_id(purchase.user_id), amount_kobo=purchase.amount_kobo, reference=purchase.hold_reference,
         limits=wallets.limits_for_tier(kyc_tier), actor=actor,
     )
 
@@ -87,9 +102,11 @@ def purchase_reversal_post(*, purchase: Purchase, actor: Any = None) -> None:
 
 
 def purchase_refund_post(*, purchase: Purchase, reason: str, actor: Any = None) -> None:
-    wallet = wallets.wallet_get_or_create(user_id=purchase.user_id)
     wallets.journal_post(
         key=f"refund:{purchase.reference}", kind="refund",
-        legs=[Leg(wallets.system_account("refunds").pk, -purchase.amount_kobo), Leg(wallet.pk, purchase.amount_kobo)],
+        legs=[
+            Leg(system_account_id("refunds"), -purchase.amount_kobo),
+            Leg(wallet_id(purchase.user_id), purchase.amount_kobo),
+        ],
         reference=purchase.reference, memo=reason[:200], actor=actor,
     )

@@ -43,9 +43,11 @@ def _no_catalogue_cache(settings):
     settings.VTU_CATALOGUE_CACHE_SECONDS = 0
     snapshot.forget()
     ledger._system_ids.clear()
+    ledger._wallet_ids.clear()
     yield
     snapshot.forget()
     ledger._system_ids.clear()
+    ledger._wallet_ids.clear()
 
 
 @pytest.fixture

@@ -180,8 +180,9 @@ def test_failed_answer_on_a_delivered_purchase_without_reversal_alerts_and_moves
 
 
 def test_worker_dies_after_the_claim_the_requery_resumes(buyer, world, vtu_clock, monkeypatch):
-    with monkeypatch.context() as patch:
-        patch.setattr(flow, "_send_next", lambda purchase: None)  # the worker "dies" after claiming
+    with monkeypatch.context() as patch:  # the worker "dies" after claiming, before any attempt
+        patch.setattr(flow, "_attempt_insert", lambda purchase, candidate, number: None)
+        patch.setattr(flow, "_send_next", lambda purchase: None)
         purchase = buy(buyer)
     assert purchase.status == Purchase.Status.PROCESSING and not purchase.attempts.exists()
 
@@ -191,6 +192,25 @@ def test_worker_dies_after_the_claim_the_requery_resumes(buyer, world, vtu_clock
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.SUCCESSFUL
     assert world.buys["alpha"] == 1
+    assert_ledger_invariants()
+
+
+def test_worker_dies_before_the_request_left_the_requery_fails_over(buyer, world, vtu_clock, monkeypatch):
+    """The attempt is committed, the call never made: the provider has no such request (a
+    definitive 'not received'), so the purchase may go to the next provider."""
+    with monkeypatch.context() as patch:
+        patch.setattr(flow, "_send", lambda purchase, attempt: None)
+        purchase = buy(buyer)
+    assert purchase.attempts.get().state == "sending"
+
+    vtu_clock.advance(seconds=29)
+    assert flow.purchase_requery(purchase_id=purchase.pk) == "in_flight"
+    vtu_clock.advance(minutes=1)
+    flow.purchase_requery(purchase_id=purchase.pk)
+
+    purchase.refresh_from_db()
+    assert purchase.status == Purchase.Status.SUCCESSFUL and purchase.provider == "beta"
+    assert (world.buys["alpha"], world.buys["beta"]) == (0, 1)
     assert_ledger_invariants()
 
 
