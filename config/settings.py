@@ -437,6 +437,9 @@ LOW_FLOAT_ALERT_KOBO = env.int("LOW_FLOAT_ALERT_KOBO", default=5_000_000)
 # again (one purchase) after the cool-down.
 PROVIDER_CIRCUIT_FAILURES = env.int("PROVIDER_CIRCUIT_FAILURES", default=5)
 PROVIDER_CIRCUIT_COOLDOWN_SECONDS = env.int("PROVIDER_CIRCUIT_COOLDOWN_SECONDS", default=60)
+# Seconds a process reuses its copy of the catalogue and routing tables (vtu/services/snapshot.py);
+# a staff switch reaches every process within this time. 0 reads them on every purchase.
+VTU_CATALOGUE_CACHE_SECONDS = env.float("VTU_CATALOGUE_CACHE_SECONDS", default=5.0)
 
 # --- Outbound callbacks to resellers --------------------------------------------------------
 CALLBACK_ALLOW_PRIVATE_ADDRESSES = env.bool("CALLBACK_ALLOW_PRIVATE_ADDRESSES", default=False)
