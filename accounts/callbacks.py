@@ -37,6 +37,7 @@ from accounts import callback_http, callback_signing
 from accounts.models import CallbackAttempt, CallbackDelivery, CallbackEndpoint, User
 from audit.services import Actor, audit_record
 from config.errors import ApiError, InvalidState, NotFound, ReasonRequired
+from config.metrics import CALLBACK_DELIVERIES
 
 log = structlog.get_logger("accounts.callbacks")
 
@@ -259,6 +260,7 @@ def callback_delivery_attempt(*, delivery_id: int, claim_token: str, now: dateti
 
 
 def _record(delivery: CallbackDelivery, attempt_token: str, result: callback_http.SendResult, now: datetime) -> None:
+    CALLBACK_DELIVERIES.labels(outcome=result.outcome).inc()
     with transaction.atomic():
         CallbackAttempt.objects.create(
             delivery=delivery, number=delivery.attempts, started_at=now, outcome=result.outcome,

@@ -11,6 +11,8 @@ class PlatformConfig(AppConfig):
     verbose_name = "Platform"
 
     def ready(self) -> None:
-        from config import startup
+        from config import observability, startup
 
         startup.check_or_refuse()
+        observability.connect_celery_signals()
+        observability.init_error_reporting()

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.observability.HttpMetricsMiddleware",  # outermost: times every other middleware too
     "config.middleware.RequestContextMiddleware",
     "audit.middleware.RequestLogMiddleware",  # API request log (audit/request_log.py)
     "config.middleware.BodySizeLimitMiddleware",

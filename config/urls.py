@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from config import views
+from config import observability, views
 
 api_v1 = [
     path("", include("accounts.urls")),
@@ -20,6 +20,7 @@ if settings.BENCH_ENDPOINTS:  # benchmark runs only (bench/): the bare reference
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", observability.metrics_view, name="metrics"),  # Prometheus; token or allow-list
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
