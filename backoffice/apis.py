@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import IsAuthenticated
@@ -50,14 +51,20 @@ class StaffUserOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class UserStandingInput(serializers.Serializer):
+    # Missing or blank is REASON_REQUIRED (from the service); only type and length are checked here.
+    reason = StrictCharField(required=False, allow_blank=True, default="", max_length=1000)
+
+
+# Staff endpoints take a staff member's JWT only; API keys are refused (the schema says so).
+JWT_ONLY = [{"jwtAuth": []}]
+
+
 class _UserStandingApi(APIView):
     permission_classes = STAFF_PERMISSIONS
     staff_permission = "backoffice.user_suspend"
     service: Any = None
-
-    class InputSerializer(serializers.Serializer):
-        # Missing or blank is REASON_REQUIRED (from the service); only length is checked here.
-        reason = StrictCharField(required=False, allow_blank=True, default="", max_length=1000)
+    InputSerializer = UserStandingInput
 
     def post(self, request: Request, user_id: int) -> Response:
         data = parse(self.InputSerializer, request.data)
@@ -70,7 +77,7 @@ class UserSuspendApi(_UserStandingApi):
     service = staticmethod(account_services.user_suspend)
 
     @extend_schema(
-        request=_UserStandingApi.InputSerializer, responses={200: StaffUserOutput},
+        request=UserStandingInput, responses={200: StaffUserOutput}, auth=JWT_ONLY,
         summary="Suspend a user (staff; reason required, audited)",
     )
     def post(self, request: Request, user_id: int) -> Response:
@@ -81,7 +88,7 @@ class UserActivateApi(_UserStandingApi):
     service = staticmethod(account_services.user_activate)
 
     @extend_schema(
-        request=_UserStandingApi.InputSerializer, responses={200: StaffUserOutput},
+        request=UserStandingInput, responses={200: StaffUserOutput}, auth=JWT_ONLY,
         summary="Re-activate a suspended user (staff; reason required, audited)",
     )
     def post(self, request: Request, user_id: int) -> Response:
@@ -117,10 +124,10 @@ class AnalyticsApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("date_from", str, description="First Lagos day (YYYY-MM-DD); default: 29 days before date_to"),
-            OpenApiParameter("date_to", str, description="Last Lagos day, inclusive (YYYY-MM-DD); default: today"),
+            OpenApiParameter("date_from", OpenApiTypes.DATE, description="First Lagos day; default: 29 days before date_to"),
+            OpenApiParameter("date_to", OpenApiTypes.DATE, description="Last Lagos day, inclusive; default: today"),
         ],
-        responses={200: ANALYTICS_OUTPUT},
+        responses={200: ANALYTICS_OUTPUT}, auth=JWT_ONLY,
         summary="Business figures for a date range (staff); the dashboard shows the same",
     )
     def get(self, request: Request) -> Response:
