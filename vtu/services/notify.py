@@ -9,6 +9,7 @@ from typing import Any
 from accounts.callbacks import callback_emit
 from accounts.tasks import email_notice_send
 from vtu.models import Purchase
+from vtu.services import dispatch
 
 
 def purchase_payload(purchase: Purchase) -> dict[str, Any]:
@@ -71,4 +72,4 @@ def notify_outcome(purchase: Purchase) -> None:
             user_id=purchase.user_id, event_type=event_type, event_id=f"{event_type}:{purchase.reference}",
             data=purchase_payload(purchase),
         )
-    email_notice_send.delay_on_commit(purchase.user_id, template, _email_context(purchase))
+    dispatch.after_commit(email_notice_send, purchase.user_id, template, _email_context(purchase))

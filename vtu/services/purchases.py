@@ -36,7 +36,7 @@ from vtu.errors import (
     UnsupportedProduct,
 )
 from vtu.models import DataPlan, Network, ProductKind, Purchase
-from vtu.services import ledger, routing, snapshot
+from vtu.services import dispatch, ledger, routing, snapshot
 from vtu.services.catalogue import network_for_number
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -153,7 +153,7 @@ def _dispatch(purchase: Purchase) -> None:
     metrics.PURCHASES.labels(
         status="pending", network=purchase.network.code, provider="none", product=purchase.product
     ).inc()
-    purchase_process.delay(purchase.pk)
+    dispatch.send_now(purchase_process, purchase.pk)  # never raises: the sweeper re-sends a lost one
 
 
 def _by_client_reference(user: User, client_reference: str, fingerprint: str) -> Purchase | None:

@@ -17,7 +17,7 @@ from config.errors import InvalidState, NotFound, ReasonRequired
 from vtu import clock
 from vtu.models import ProviderAttempt, Purchase
 from vtu.providers.base import Outcome, ProviderResult
-from vtu.services import flow, ledger
+from vtu.services import dispatch, flow, ledger
 from vtu.services.calls import CallRecorder, provider_get
 from vtu.services.notify import notify_outcome
 from vtu.services.transitions import purchase_note, purchase_transition
@@ -143,4 +143,4 @@ def purchase_callback_received(*, provider: str, payload: dict[str, Any]) -> str
 def _dispatch_requery(purchase_id: int, reason: str) -> None:
     from vtu.tasks import purchase_requery
 
-    transaction.on_commit(lambda: purchase_requery.delay(purchase_id, reason))
+    dispatch.after_commit(purchase_requery, purchase_id, reason)

@@ -19,7 +19,7 @@ from django.db import transaction
 from config.alerts import alert_raise, alert_resolve
 from vtu import clock
 from vtu.models import ProviderState, Purchase, Route
-from vtu.services import routing
+from vtu.services import dispatch, routing
 from vtu.services.calls import CallRecorder, provider_configured, provider_get
 from vtu.services.notify import naira
 
@@ -58,10 +58,10 @@ def purchases_sweep(*, limit: int = 200) -> SweepReport:
 def _dispatch(report: SweepReport) -> None:
     from vtu.tasks import purchase_process, purchase_requery
 
-    for pk in report.dispatched:
-        purchase_process.delay(pk)
+    for pk in report.dispatched:  # a lost send is claimed again when its lease runs out
+        dispatch.send_now(purchase_process, pk)
     for pk in report.requeried:
-        purchase_requery.delay(pk, "due")
+        dispatch.send_now(purchase_requery, pk, "due")
 
 
 def _flag_past_sla(now: datetime) -> list[str]:

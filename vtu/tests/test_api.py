@@ -346,3 +346,28 @@ def test_openapi_schema_describes_the_purchase_operations(api_client):
     assert "202" in operation["responses"] and "402" in operation["responses"]
     assert "/api/v1/purchases/{reference}" in schema["paths"]
     assert "NETWORK_NOT_FOUND" in schema["x-error-codes"]
+
+
+def test_a_broker_failure_after_commit_still_answers_202(client, buyer, world, vtu_clock, monkeypatch):
+    """The purchase and its hold committed: a 5xx now would make the client retry and buy
+    twice. The answer is 202 and the sweeper re-sends the purchase (its own outbox)."""
+    from vtu import tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    from vtu.services import sweeper
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tasks.purchase_process, "delay", broker_down)
+        response = client.post(DATA_URL, data_body(), format="json", HTTP_IDEMPOTENCY_KEY="k-broker")
+
+    assert response.status_code == 202
+    purchase = Purchase.objects.get(reference=response.json()["reference"])
+    assert purchase.status == "pending" and purchase.next_check_at is not None
+    assert wallet_state(buyer) == (1_000_000, 30_000)
+    vtu_clock.advance(seconds=61)
+    assert sweeper.purchases_sweep().dispatched == [purchase.pk]
+    purchase.refresh_from_db()
+    assert purchase.status == "successful"
+    assert_ledger_invariants()
