@@ -15,6 +15,7 @@ if __package__ in (None, ""):
 SCENARIOS = [
     "bench.transfers",
     "bench.webhooks",
+    "bench.purchases",
 ]
 
 
