@@ -12,7 +12,7 @@ import pytest
 from config.errors import ERROR_CODES, ApiError
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("config", "accounts", "audit", "wallets", "pricing", "vtu", "payments")
+APPS = ("config", "accounts", "audit", "wallets", "pricing", "vtu", "payments", "backoffice")
 # Where application code names an error code: `code = "X"` class attributes, raising with
 # `code="X"` (ApiError and DRF exceptions), error_response("X"), and {"error_code": "X"}.
 _CODE = r"""["']([A-Z][A-Z0-9_]{2,})["']"""

@@ -88,7 +88,7 @@ def test_migrations_apply_to_an_empty_database_and_reverse():
         env = _env(DEBUG="true", DATABASE_URL=f"{base}/{name}")
         forward = _manage("migrate", "--noinput", env=env, timeout=300)
         assert forward.returncode == 0, forward.stdout + forward.stderr
-        for app in ("payments", "vtu", "pricing", "wallets", "accounts", "audit", "platform"):
+        for app in ("backoffice", "payments", "vtu", "pricing", "wallets", "accounts", "audit", "platform"):
             back = _manage("migrate", app, "zero", "--noinput", env=env, timeout=300)
             assert back.returncode == 0, f"{app}: {back.stdout}{back.stderr}"
         again = _manage("migrate", "--noinput", env=env, timeout=300)
