@@ -27,19 +27,29 @@ BALANCE_KOBO = 100_000_000  # ₦1m per wallet
 DATA = Path("/tmp/bench-data/transfers")
 
 
+PIN = "1234"
+
+
 @dataclass(frozen=True)
 class BenchUser:
     user_id: int
     api_key: str
+    jwt: str
     wallet_number: str
+
+    def credentials(self, auth: str) -> dict[str, str]:
+        """API key (a reseller: no PIN) or JWT (a customer: the body carries the PIN)."""
+        return {"X-API-Key": self.api_key} if auth == "apikey" else {"Authorization": f"Bearer {self.jwt}"}
 
 
 def seed(count: int) -> list[BenchUser]:
     """`count` users with a funded tier-3 wallet and an API key (scope transfer)."""
     from django.utils import timezone
+    from rest_framework_simplejwt.tokens import AccessToken
 
     from accounts.api_keys import api_key_create
     from accounts.models import User
+    from accounts.pins import pin_digest
     from wallets.services import Leg, journal_post, system_account, wallet_get_or_create
 
     now = timezone.now()
@@ -57,11 +67,12 @@ def seed(count: int) -> list[BenchUser]:
         journal_post(key=f"bankfund:bench-{user.pk}", kind="deposit", memo="bench funding",
                      legs=[Leg(bank.pk, -BALANCE_KOBO), Leg(wallet.pk, BALANCE_KOBO)])
         issued = api_key_create(user=user, name="bench", scopes=["transfer", "read"])
-        seeded.append(BenchUser(user.pk, issued.plaintext, wallet.number))
+        User.objects.filter(pk=user.pk).update(pin_hash=pin_digest(user_id=user.pk, pin=PIN))
+        seeded.append(BenchUser(user.pk, issued.plaintext, str(AccessToken.for_user(user)), wallet.number))
     return seeded
 
 
-def transfer_requests(users: list[BenchUser], *, hot: bool, count: int = 3000) -> list[dict]:
+def transfer_requests(users: list[BenchUser], *, hot: bool, auth: str, count: int = 3000) -> list[dict]:
     rng = random.Random(7)
     requests = []
     for _ in range(count):
@@ -69,10 +80,12 @@ def transfer_requests(users: list[BenchUser], *, hot: bool, count: int = 3000) -
         recipient = rng.choice(users)
         while recipient.user_id == sender.user_id:
             recipient = rng.choice(users)
+        body = {"recipient": recipient.wallet_number, "amount": 1, "narration": "bench"}
+        if auth == "jwt":
+            body["pin"] = PIN
         requests.append({
-            "method": "POST", "path": "/api/v1/wallet/transfer",
-            "headers": {"X-API-Key": sender.api_key, "Idempotency-Key": "@@UNIQUE@@", "Content-Type": "application/json"},
-            "body": json.dumps({"recipient": recipient.wallet_number, "amount": 1, "narration": "bench"}),
+            "method": "POST", "path": "/api/v1/wallet/transfer", "body": json.dumps(body),
+            "headers": {**sender.credentials(auth), "Idempotency-Key": "@@UNIQUE@@", "Content-Type": "application/json"},
         })
     return requests
 
@@ -81,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     harness.add_arguments(parser, database="vtu_bench_transfers")
     parser.add_argument("--users", type=int, default=500, help="funded wallets with an API key")
+    parser.add_argument("--auth", choices=["apikey", "jwt"], default="apikey",
+                        help="apikey: reseller keys (no PIN); jwt: customers with the transaction PIN")
     args = parser.parse_args(argv)
     config = harness.config_from(args)
 
@@ -90,11 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     users = seed(args.users)
     harness.create_bench_tables([u.user_id for u in users], BALANCE_KOBO)
     hot = users[0]
+    auth = args.auth
     files = {
-        "bare many": harness.write_requests(DATA / "bare-many.lua", harness.bare_requests([{"X-API-Key": u.api_key} for u in users])),
-        "transfer many": harness.write_requests(DATA / "transfer-many.lua", transfer_requests(users, hot=False)),
-        "bare hot": harness.write_requests(DATA / "bare-hot.lua", harness.bare_requests([{"X-API-Key": hot.api_key}])),
-        "transfer hot": harness.write_requests(DATA / "transfer-hot.lua", transfer_requests(users, hot=True)),
+        "bare many": harness.write_requests(DATA / "bare-many.lua", harness.bare_requests([u.credentials(auth) for u in users])),
+        "transfer many": harness.write_requests(DATA / "transfer-many.lua", transfer_requests(users, hot=False, auth=auth)),
+        "bare hot": harness.write_requests(DATA / "bare-hot.lua", harness.bare_requests([hot.credentials(auth)])),
+        "transfer hot": harness.write_requests(DATA / "transfer-hot.lua", transfer_requests(users, hot=True, auth=auth)),
     }
     accounting: list[str] = []
 
@@ -104,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with harness.Server(config) as server:
         print(f"gunicorn {config.workers} x {config.worker_class} on {server.url}; wrk -t{config.wrk_threads} "
-              f"-c{config.connections} -d{config.duration_s}s; {args.users} wallets", flush=True)
+              f"-c{config.connections} -d{config.duration_s}s; {args.users} wallets; auth {auth}", flush=True)
         for label, path in files.items():  # warm up every worker and path, unrecorded
             harness.run_wrk(config, url=server.url, data_file=path, label=label, duration_s=config.warmup_s)
         last = {"counts": counts()}
@@ -129,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         summaries = harness.alternate(config, {label: run(label) for label in files}, between=check)
 
     ratios = harness.print_report(
-        "POST /api/v1/wallet/transfer vs bare (median ok req/s)",
+        f"POST /api/v1/wallet/transfer vs bare, auth {auth} (median ok req/s)",
         summaries,
         [("many wallets", "transfer many", "bare many", TARGETS["many wallets"]),
          ("one hot wallet", "transfer hot", "bare hot", TARGETS["one hot wallet"])],
@@ -140,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  ledger invariants after the load: {findings if findings else 'all hold'}")
     print(f"  accounting (2xx answers = postings): {accounting if accounting else 'ok'}")
     failures = sum(summary.failures for summary in summaries.values())
-    report = harness.save_report("transfers", {
+    report = harness.save_report(f"transfers-{auth}", {
         "config": vars(args), "machine": harness.machine_info(), "summaries": {k: v.as_dict() for k, v in summaries.items()},
         "ratios": ratios, "findings": [f.as_dict() for f in findings], "accounting": accounting, "failures": failures,
     })

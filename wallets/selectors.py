@@ -163,7 +163,7 @@ def _entry_item(entry: Entry) -> TransactionItem:
 
 def _hold_item(hold: Hold) -> TransactionItem:
     return TransactionItem(
-        id=f"hold:{hold.pk}", kind=Journal.Kind.PURCHASE, status="pending" if hold.status == "active" else "failed",
+        id=f"hold:{hold.pk}", kind=Journal.Kind.PURCHASE.value, status="pending" if hold.status == "active" else "failed",
         direction="debit", amount_kobo=hold.amount_kobo, reference=hold.reference, narration=hold.memo,
         balance_after_kobo=None, created_at=hold.created_at, sort_key=(hold.created_at, HOLD, hold.pk),
     )
