@@ -122,6 +122,18 @@ class Journal(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["kind", "-created_at"], name="journal_kind_created_idx")]
+        constraints = [
+            # Whatever key a caller builds, one purchase reference is captured once and refunded
+            # once (a reversal is once per journal: UNIQUE reversal_of).
+            models.UniqueConstraint(
+                fields=["reference"], condition=Q(kind="purchase") & ~Q(reference=""),
+                name="journal_one_capture_per_reference",
+            ),
+            models.UniqueConstraint(
+                fields=["reference"], condition=Q(kind="refund") & ~Q(reference=""),
+                name="journal_one_refund_per_reference",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.idempotency_key

@@ -364,8 +364,9 @@ def _insert_entries(journal_id: int, legs: Sequence[Leg], balances: dict[int, in
 def _replay(journal: Journal, reversal_of_id: int | None, replay_matches: Callable[[Journal], bool] | None) -> Journal:
     first = Journal.objects.filter(idempotency_key=journal.idempotency_key).first()
     if first is None:
-        # Not the key: another UNIQUE (one reversal per journal) already holds a row.
-        raise IdempotencyConflict("This journal has already been reversed.")
+        # Not the key: another UNIQUE holds a row (one reversal per journal, one capture or
+        # one refund per purchase reference), posted under another key.
+        raise IdempotencyConflict("This journal was already reversed, or this reference already captured or refunded.")
     matches = replay_matches(first) if replay_matches else first.legs_hash == journal.legs_hash
     if not matches or first.reversal_of_id != reversal_of_id:
         raise IdempotencyConflict()

@@ -7,6 +7,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from accounts.tests.factories import UserFactory
+from wallets.errors import IdempotencyConflict
 from wallets.models import Entry, Journal, LedgerAccount
 from wallets.services import Leg, hold_capture, hold_place, journal_reverse, system_account, wallet_get_or_create
 from wallets.tests.factories import fund_wallet
@@ -192,3 +193,21 @@ def test_a_balanced_journal_commits():
         _entry(journal_id, bank.pk, -100)
         _entry(journal_id, wallet.pk, 100)
     assert Entry.objects.filter(journal_id=journal_id).count() == 2
+
+
+@pytest.mark.django_db
+def test_one_capture_and_one_refund_per_reference_whatever_the_key(funded):
+    columns = "(idempotency_key, kind, reference, memo, metadata, legs_hash, actor_kind, actor_label, created_at)"
+    insert = f"INSERT INTO wallets_journal {columns} VALUES (%s, %s, %s, '', '{{}}', '', '', '', now())"  # noqa: S608
+    hold_place(account_id=funded.pk, amount_kobo=1000, reference="PUR-7")
+    hold_capture(reference="PUR-7", key="capture:PUR-7", credit_legs=[Leg(system_account("revenue").pk, 1000)])
+    _refused(insert, ["capture:PUR-7-again", "purchase", "PUR-7"])
+    refunds = system_account("refunds")
+    from wallets.services import journal_post
+
+    journal_post(key="refund:PUR-7", kind="refund", reference="PUR-7",
+                 legs=[Leg(refunds.pk, -1000), Leg(funded.pk, 1000)])
+    _refused(insert, ["refund:PUR-7-bis", "refund", "PUR-7"])
+    with pytest.raises(IdempotencyConflict):  # and through the service, with a clear answer
+        journal_post(key="refund:PUR-7-bis", kind="refund", reference="PUR-7",
+                     legs=[Leg(refunds.pk, -1000), Leg(funded.pk, 1000)])
