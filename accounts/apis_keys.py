@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,7 +33,7 @@ class StrictIntegerField(serializers.IntegerField):
 
 class APIKeyOutput(serializers.ModelSerializer):
     status = serializers.SerializerMethodField()
-    rolled_over_to = serializers.PrimaryKeyRelatedField(read_only=True)
+    rolled_over_to = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)  # null until rolled over
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=api_keys.SCOPES))
     allowed_ips = serializers.ListField(child=serializers.CharField())
 
@@ -77,7 +77,13 @@ class KeysApi(APIView):
             help_text="IP addresses or CIDR ranges the key may be used from; empty or absent: any.",
         )
 
-    @extend_schema(responses={200: APIKeyOutput(many=True)}, summary="List your API keys (never the secret)")
+    @extend_schema(
+        responses={200: inline_serializer("APIKeyPage", {  # the page envelope the view really answers
+            "count": serializers.IntegerField(), "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True), "results": APIKeyOutput(many=True),
+        })},
+        summary="List your API keys (never the secret)",
+    )
     def get(self, request: Request) -> Response:
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(api_keys.api_key_list_for_user(user=request.user), request, view=self)

@@ -5,7 +5,7 @@ Staff with a JWT may open any endpoint's deliveries and re-send one."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -65,7 +65,13 @@ class WebhooksApi(APIView):
             max_length=len(callbacks.EVENT_TYPES),
         )
 
-    @extend_schema(responses={200: EndpointOutput(many=True)}, summary="List your callback endpoints")
+    @extend_schema(
+        responses={200: inline_serializer("CallbackEndpointPage", {  # the page envelope the view really answers
+            "count": serializers.IntegerField(), "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True), "results": EndpointOutput(many=True),
+        })},
+        summary="List your callback endpoints",
+    )
     def get(self, request: Request) -> Response:
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(callbacks.callback_endpoint_list_for_user(user=request.user), request, self)
@@ -95,7 +101,13 @@ class DeliveryPagination(CursorPagination):
 
 
 class WebhookDeliveriesApi(APIView):
-    @extend_schema(responses={200: DeliveryOutput(many=True)}, summary="Deliveries to an endpoint, newest first")
+    @extend_schema(
+        responses={200: inline_serializer("CallbackDeliveryPage", {  # cursor pagination: no count
+            "next": serializers.URLField(allow_null=True), "previous": serializers.URLField(allow_null=True),
+            "results": DeliveryOutput(many=True),
+        })},
+        summary="Deliveries to an endpoint, newest first",
+    )
     def get(self, request: Request, endpoint_id: int) -> Response:
         endpoint = callbacks.callback_endpoint_get_for_user(
             user=request.user, endpoint_id=endpoint_id, api_key=getattr(request, "api_key", None)

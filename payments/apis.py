@@ -23,6 +23,8 @@ class DepositOutput(serializers.ModelSerializer):
     paid = serializers.IntegerField(source="paid_kobo", allow_null=True)
     fee = serializers.IntegerField(source="fee_kobo")
     credited = serializers.IntegerField(source="credited_kobo", allow_null=True)
+    # A string, not a "uri": it is empty for deposits with no checkout page (bank transfers).
+    authorization_url = serializers.CharField(read_only=True)
 
     class Meta:
         model = Deposit

@@ -70,7 +70,7 @@ def webhook_receive(
     headers = {name.lower(): value for name, value in headers.items()}
     remote_ip = _valid_ip(remote_ip)
     delivery = WebhookDelivery.objects.create(
-        gateway=gateway, headers=kept_headers(headers), query=query, body=body, remote_ip=remote_ip
+        gateway=gateway, headers=kept_headers(headers), query=jsonb_safe(query), body=body, remote_ip=remote_ip
     )
     adapter = get_gateway(gateway)
     inbound = InboundWebhook(gateway=gateway, headers=headers, body=body, query=query, remote_ip=remote_ip)
@@ -101,6 +101,19 @@ def webhook_receive(
 
         tasks.webhook_event_process.delay_on_commit(stored.pk)
     return receipt
+
+
+def jsonb_safe(value: Any) -> Any:
+    """PostgreSQL's jsonb refuses the NUL character: a `?a=%00` on a webhook URL made the
+    delivery insert fail with a 500 (found by tests/hostile). The stored copy drops it; the
+    signature check still sees the request exactly as it came."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {jsonb_safe(key): jsonb_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [jsonb_safe(item) for item in value]
+    return value
 
 
 def _valid_ip(value: str | None) -> str | None:
