@@ -80,6 +80,8 @@ class Deposit(models.Model):
         indexes = [
             models.Index(fields=["status", "next_check_at"], name="deposit_due_idx"),
             models.Index(fields=["user", "-created_at"], name="deposit_user_idx"),
+            # Refunds and virtual-account transfers name the gateway's reference.
+            models.Index(fields=["gateway", "gateway_reference"], name="deposit_gateway_reference_idx"),
         ]
 
     def __str__(self) -> str:
