@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: run test test-fast lint bench chaos clean
+.PHONY: run test test-fast lint bench chaos hostile clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,22 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-dev
 	$(BIN)/python scripts/check_services.py
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make bench: every benchmark on dedicated PostgreSQL databases (vtu_bench_*), gunicorn + Celery +
+## wrk; writes docs/PERFORMANCE.md. BENCH_ARGS="--duration 5 --rounds 1" for a quick look.
+bench: $(VENV)/.installed-dev
+	$(BIN)/python scripts/check_services.py
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
+
+## make chaos: the long fault-injection run (seeded; CHAOS_SEED=<n> replays one). The short one is in make test.
+chaos: $(VENV)/.installed-dev
+	$(BIN)/python scripts/check_services.py
+	CHAOS_LONG=1 $(BIN)/python -m pytest -m chaos -q $(PYTEST_ARGS) tests/chaos vtu/tests/test_crash.py
+
+## make hostile: the long schemathesis and webhook fuzz (the short one is in make test)
+hostile: $(VENV)/.installed-dev
+	$(BIN)/python scripts/check_services.py
+	HOSTILE_EXAMPLES=100 HOSTILE_WEBHOOK_EXAMPLES=500 $(BIN)/python -m pytest -m hostile -q $(PYTEST_ARGS) tests/hostile
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -228,6 +228,7 @@ class WrkResult:
     p50_ms: float
     p90_ms: float
     p99_ms: float
+    p95_ms: float = 0.0  # read from the same WRK_JSON line (bench/lua/*.lua print p95_us)
 
     @property
     def requests_per_s(self) -> float:
@@ -279,6 +280,7 @@ def run_wrk(config: BenchConfig, *, url: str, data_file: Path, label: str, durat
         label=label, requests=data["requests"], duration_s=data["duration_us"] / 1e6, non2xx=data["non2xx"],
         socket_errors=data["connect_errors"] + data["read_errors"] + data["write_errors"] + data["timeouts"],
         p50_ms=data["p50_us"] / 1000, p90_ms=data["p90_us"] / 1000, p99_ms=data["p99_us"] / 1000,
+        p95_ms=data.get("p95_us", 0) / 1000,
     )
 
 
@@ -300,7 +302,8 @@ class Summary:
     def as_dict(self) -> dict[str, Any]:
         return {
             "label": self.label, "ok_per_s": round(self.median("ok_per_s"), 1),
-            "p50_ms": round(self.median("p50_ms"), 2), "p99_ms": round(self.median("p99_ms"), 2),
+            "p50_ms": round(self.median("p50_ms"), 2), "p95_ms": round(self.median("p95_ms"), 2),
+            "p99_ms": round(self.median("p99_ms"), 2),
             "failures": self.failures, "runs": [asdict(run) | {"ok_per_s": round(run.ok_per_s, 1)} for run in self.runs],
         }
 

@@ -142,6 +142,7 @@ def run_deliveries(config: harness.BenchConfig, url: str, data_file: Path, label
         label=label, requests=data["requests"], duration_s=data["duration_us"] / 1e6, non2xx=data["non2xx"],
         socket_errors=data["connect_errors"] + data["read_errors"] + data["write_errors"] + data["timeouts"],
         p50_ms=data["p50_us"] / 1000, p90_ms=data["p90_us"] / 1000, p99_ms=data["p99_us"] / 1000,
+        p95_ms=data.get("p95_us", 0) / 1000,
     )
     return result, int(data["wrapped"])
 

@@ -48,7 +48,8 @@ function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     'WRK_JSON {"requests": %d, "duration_us": %d, "non2xx": %d, "connect_errors": %d, "read_errors": %d, ' ..
-    '"write_errors": %d, "timeouts": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "mean_us": %.1f, "wrapped": %d}\n',
+    '"write_errors": %d, "timeouts": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "mean_us": %.1f, "wrapped": %d, ' ..
+    '"p95_us": %d}\n',
     summary.requests, summary.duration, failed, e.connect, e.read, e.write, e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.mean, wraps))
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.mean, wraps, latency:percentile(95)))
 end
