@@ -2,9 +2,9 @@
 
 Stored as HMAC-SHA256(pepper, "<user id>:<pin>"): a slow password hash buys nothing for a
 space of 10,000 PINs and would cap purchases at ~20/s (DESIGN §6); the pepper lives outside
-the database, so a dump alone does not reveal PINs. Wrong attempts are counted by an atomic
-update that *reserves* an attempt before comparing, so parallel requests can never make more
-than PIN_MAX_ATTEMPTS comparisons before the lock.
+the database, so a dump alone does not reveal PINs. Every attempt is recorded by one
+conditional UPDATE that only matches while an attempt is left, so parallel requests can never
+get more than PIN_MAX_ATTEMPTS answers before the lock.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
@@ -39,49 +39,64 @@ def is_valid_pin_format(pin: object) -> bool:
 def pin_verify(*, user_id: int, pin: str) -> None:
     """Check the PIN of `user_id`; return quietly when right.
 
-    Raises PinNotSet, PinLocked (locked now or by this attempt) or PinInvalid (with the
-    attempts left). Locks: none held; each step is one conditional UPDATE.
+    Two statements, one commit: a read of the digest and the lock, a constant-time compare
+    in Python, then one conditional UPDATE that records the attempt (a right PIN resets the
+    count; a wrong one counts and, at PIN_MAX_ATTEMPTS, sets the lock in the same statement).
+    The UPDATE only matches while an attempt is left, and PostgreSQL re-checks that after
+    waiting for a concurrent writer, so however many requests race, no more than
+    PIN_MAX_ATTEMPTS guesses are ever answered before the lock. Locks: the user row, for the
+    one UPDATE. Raises PinNotSet, PinLocked (already, or by this attempt) or PinInvalid
+    (with the attempts left).
     """
     now = timezone.now()
-    users = User.objects.filter(pk=user_id)
-    # An expired lock starts a fresh count.
-    users.filter(pin_locked_until__lte=now).update(pin_locked_until=None, pin_failed_attempts=0)
-    stored = users.values_list("pin_hash", flat=True).first()
-    if not stored:
+    row = User.objects.filter(pk=user_id).values_list("pin_hash", "pin_locked_until").first()
+    if row is None or not row[0]:
         raise PinNotSet()
-    slot = _reserve_attempt(user_id)
-    if slot is None:
-        raise _locked(user_id)
-    if is_valid_pin_format(pin) and hmac.compare_digest(stored, pin_digest(user_id=user_id, pin=pin)):
-        users.update(pin_failed_attempts=0)
+    stored, locked_until = row
+    if locked_until is not None and locked_until > now:
+        raise _locked(locked_until)
+    right = is_valid_pin_format(pin) and hmac.compare_digest(stored, pin_digest(user_id=user_id, pin=pin))
+    until = now + timedelta(minutes=settings.PIN_LOCK_MINUTES)
+    attempts = _record_attempt(user_id=user_id, right=right, now=now, until=until)
+    if attempts is None:  # another request used the last attempt meanwhile
+        raise _locked(None)
+    if right:
         return
-    attempts = slot
     if attempts >= settings.PIN_MAX_ATTEMPTS:
-        until = now + timedelta(minutes=settings.PIN_LOCK_MINUTES)
-        users.filter(pin_locked_until__isnull=True).update(pin_locked_until=until)
         _audit_lock(user_id)
-        raise _locked(user_id)
+        raise _locked(until)
     raise PinInvalid(errors={"attempts_left": settings.PIN_MAX_ATTEMPTS - attempts})
 
 
-def _reserve_attempt(user_id: int) -> int | None:
-    """Take the next attempt slot (1..PIN_MAX_ATTEMPTS) with one conditional UPDATE, or None
-    when none is left. Under concurrency each caller gets its own slot number, so exactly the
-    caller holding the last slot locks the PIN and reports it."""
+def _record_attempt(*, user_id: int, right: bool, now: datetime, until: datetime) -> int | None:
+    """Record one attempt; return the failed-attempt count after it, or None when no attempt
+    was left. An expired lock starts a fresh count."""
     table = User._meta.db_table
+    ops = connection.ops
+    params = {
+        "id": user_id,
+        "right": right,
+        "max": settings.PIN_MAX_ATTEMPTS,
+        "now": ops.adapt_datetimefield_value(now),
+        "until": ops.adapt_datetimefield_value(until),
+    }
+    # `counted` is the failed-attempt count this attempt leaves when wrong.
+    counted = "(CASE WHEN pin_locked_until IS NOT NULL THEN 1 ELSE pin_failed_attempts + 1 END)"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET pin_failed_attempts = pin_failed_attempts + 1 "  # noqa: S608 - table name is ours
-            "WHERE id = %s AND pin_locked_until IS NULL AND pin_failed_attempts < %s "
+            f"UPDATE {table} SET "  # noqa: S608 - table name and fragments are ours
+            f"pin_failed_attempts = CASE WHEN %(right)s THEN 0 ELSE {counted} END, "
+            f"pin_locked_until = CASE WHEN NOT %(right)s AND {counted} >= %(max)s THEN %(until)s ELSE NULL END "
+            "WHERE id = %(id)s AND pin_hash <> '' "
+            "AND (pin_locked_until IS NULL AND pin_failed_attempts < %(max)s OR pin_locked_until <= %(now)s) "
             "RETURNING pin_failed_attempts",
-            [user_id, settings.PIN_MAX_ATTEMPTS],
+            params,
         )
         row = cursor.fetchone()
     return row[0] if row else None
 
 
-def _locked(user_id: int) -> PinLocked:
-    until = User.objects.filter(pk=user_id).values_list("pin_locked_until", flat=True).first()
+def _locked(until: datetime | None) -> PinLocked:
     seconds = max(1, int((until - timezone.now()).total_seconds())) if until else settings.PIN_LOCK_MINUTES * 60
     return PinLocked(errors={"retry_after_seconds": seconds}, headers={"Retry-After": str(seconds)})
 

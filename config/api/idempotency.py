@@ -22,12 +22,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -67,13 +67,9 @@ def _clean_key(value: str) -> str:
 def _claim(owner: str, key: str, method: str, path: str, fingerprint: str) -> IdempotencyRecord | Response:
     """Insert-or-inspect the record. Returns the record we now own, or a response to send."""
     now = timezone.now()
-    try:
-        with transaction.atomic():
-            return IdempotencyRecord.objects.create(
-                owner=owner, key=key, method=method, path=path, request_hash=fingerprint, locked_at=now
-            )
-    except IntegrityError:
-        pass
+    created = _insert(owner=owner, key=key, method=method, path=path, fingerprint=fingerprint, now=now)
+    if created is not None:
+        return created
     record = IdempotencyRecord.objects.get(owner=owner, key=key)
     if record.created_at < now - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS):
         # Expired: the key is new again. Conditional update so one of two racers wins.
@@ -98,6 +94,26 @@ def _claim(owner: str, key: str, method: str, path: str, fingerprint: str) -> Id
     ):
         return record
     raise ApiError(code="IDEMPOTENCY_IN_FLIGHT")
+
+
+def _insert(*, owner: str, key: str, method: str, path: str, fingerprint: str, now: datetime) -> IdempotencyRecord | None:
+    """One INSERT ... ON CONFLICT DO NOTHING: the record if this request created it, else None.
+    (One statement and no exception, so it costs a single round trip and is safe inside an
+    outer transaction.)"""
+    table = IdempotencyRecord._meta.db_table
+    when = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO {table} (owner, "key", method, path, request_hash, locked_at, created_at) '  # noqa: S608
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (owner, \"key\") DO NOTHING RETURNING id",
+            [owner, key, method, path, fingerprint, when, when],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return IdempotencyRecord(
+        id=row[0], owner=owner, key=key, method=method, path=path, request_hash=fingerprint, locked_at=now, created_at=now
+    )
 
 
 def _store(record: IdempotencyRecord, response: Response) -> None:
