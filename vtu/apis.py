@@ -7,6 +7,7 @@ before with the same body answers 200 with the original purchase.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -19,6 +20,7 @@ from accounts.errors import PinRequired
 from accounts.services import pin_check
 from audit.services import Actor
 from config.api.fields import KoboField, PinField, StrictCharField
+from config.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from config.api.idempotency import idempotent
 from config.api.pagination import CursorPagination
 from config.api.parsing import parse
@@ -90,8 +92,13 @@ def _check_pin(request: Request, pin: str | None) -> None:
 
 
 def _purchase_response(request: Request, purchase_request: PurchaseRequest) -> Response:
+    """202 for a new purchase (and for the retry of one whose answer was never stored: same
+    Idempotency-Key), 200 for a client reference seen before with the same request."""
+    key = request.headers.get(IDEMPOTENCY_HEADER, "")
+    purchase_request = replace(purchase_request, idempotency_key=key)
     purchase, created = purchase_create(user=request.user, request=purchase_request, via_api_key=_via_api_key(request))
-    code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
+    same_key = bool(key) and purchase.idempotency_key == key
+    code = status.HTTP_202_ACCEPTED if created or same_key else status.HTTP_200_OK
     return Response(PurchaseOutput(purchase).data, status=code)
 
 

@@ -207,6 +207,9 @@ class Purchase(models.Model):
 
     reference = models.CharField(max_length=32, unique=True)
     client_reference = models.CharField(max_length=100, blank=True, default="")
+    # The request's Idempotency-Key: if the process dies after this commits but before the
+    # API stored its answer, the client's retry finds this purchase instead of buying again.
+    idempotency_key = models.CharField(max_length=255, blank=True, default="")
     request_hash = models.CharField(max_length=64, blank=True)
     user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="purchases")
     channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
@@ -240,6 +243,10 @@ class Purchase(models.Model):
             models.UniqueConstraint(
                 fields=["user", "client_reference"], condition=~Q(client_reference=""),
                 name="purchase_client_reference_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"], condition=~Q(idempotency_key=""),
+                name="purchase_idempotency_key_unique",
             ),
             models.CheckConstraint(condition=Q(amount_kobo__gt=0), name="purchase_amount_positive"),
             models.CheckConstraint(condition=Q(cost_kobo__gte=0), name="purchase_cost_not_negative"),

@@ -53,6 +53,7 @@ class PurchaseRequest:
     ported: bool = False
     confirm_duplicate: bool = False
     client_reference: str = ""
+    idempotency_key: str = ""  # the request's Idempotency-Key, when it has one
 
 
 @dataclass(frozen=True)
@@ -114,12 +115,30 @@ def purchase_create(*, user: User, request: PurchaseRequest, via_api_key: bool =
     try:
         purchase = _create_with_hold(user, request, resolved, price, fingerprint, via_api_key)
     except IntegrityError:
-        if request.client_reference:
-            existing = _by_client_reference(user, request.client_reference, fingerprint)
-            if existing is not None:
-                return existing, False
+        # A twin committed first: the same client reference, or the same Idempotency-Key
+        # (a retry after this process's predecessor died before the API stored its answer).
+        existing = _twin(user, request, fingerprint)
+        if existing is not None:
+            return existing, False
         raise
     return purchase, True
+
+
+def _twin(user: User, request: PurchaseRequest, fingerprint: str) -> Purchase | None:
+    if request.client_reference:
+        existing = _by_client_reference(user, request.client_reference, fingerprint)
+        if existing is not None:
+            return existing
+    if request.idempotency_key:
+        existing = (
+            Purchase.objects.select_related("network", "plan")
+            .filter(user=user, idempotency_key=request.idempotency_key)
+            .first()
+        )
+        if existing is not None and existing.request_hash != fingerprint:
+            raise ApiError(code="IDEMPOTENCY_KEY_REUSED")
+        return existing
+    return None
 
 
 def _create_with_hold(
@@ -130,6 +149,7 @@ def _create_with_hold(
     with transaction.atomic():
         purchase = Purchase.objects.create(
             reference=reference, client_reference=request.client_reference, request_hash=fingerprint, user=user,
+            idempotency_key=request.idempotency_key[:255],
             channel=Purchase.Channel.API if via_api_key else Purchase.Channel.WEB,
             hold_reference=ledger.hold_reference(reference), product=request.product, network=resolved.network,
             plan=resolved.plan, phone=resolved.phone, ported=request.ported, face_value_kobo=resolved.face_value_kobo,

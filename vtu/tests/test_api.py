@@ -371,3 +371,19 @@ def test_a_broker_failure_after_commit_still_answers_202(client, buyer, world, v
     purchase.refresh_from_db()
     assert purchase.status == "successful"
     assert_ledger_invariants()
+
+
+def test_a_retry_whose_first_answer_was_never_stored_finds_the_purchase(client, buyer, world, vtu_clock):
+    """The process died after the purchase committed but before the Idempotency-Key store
+    saved the answer (simulated by deleting the record): the retry must not buy again."""
+    from config.models import IdempotencyRecord
+
+    first = client.post(DATA_URL, data_body(), format="json", HTTP_IDEMPOTENCY_KEY="k-lost")
+    IdempotencyRecord.objects.filter(key="k-lost").delete()
+    retry = client.post(DATA_URL, data_body(), format="json", HTTP_IDEMPOTENCY_KEY="k-lost")
+
+    assert (first.status_code, retry.status_code) == (202, 202)
+    assert retry.json()["reference"] == first.json()["reference"]
+    assert Purchase.objects.filter(user=buyer).count() == 1
+    assert wallet_state(buyer) == (1_000_000 - 30_000, 0)
+    assert_ledger_invariants()
