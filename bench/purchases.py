@@ -6,10 +6,11 @@ Two measurements per round, each next to the same round's bare endpoint (bench/v
 - accepted/s: 2xx answers per second of the purchase endpoint (validation, price, hold, the
   purchase row, dispatch to the Redis broker), with no Celery worker running, so the web
   side is measured alone;
-- completed/s: then ONE Celery worker process (`-Q providers -c 1`) drains exactly the
-  purchases that run accepted (claim, attempt, sandbox call, capture); the rate is taken
-  from the purchases' own timestamps (first to last completion), so worker start-up is not
-  counted.
+- completed/s: then ONE Celery worker (`celery worker -Q providers`, its pool at Celery's
+  default concurrency, the number of CPUs; `--celery-concurrency 1` for a single process)
+  drains exactly the purchases that run accepted (claim, attempt, sandbox call, capture);
+  the rate is taken from the purchases' own timestamps (first to last completion), so
+  worker start-up is not counted.
 
 Over many wallets (N users, one API key each with the purchase scope) and from one reseller
 wallet (every request on the same wallet row). The sandbox provider only runs with DEBUG on
@@ -30,8 +31,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -44,6 +47,7 @@ RESELLER_BALANCE_KOBO = 5_000_000_000  # ₦50m: every request of the hot runs s
 DATA = Path("/tmp/bench-data")
 PLAN = "MTN_1GB_30D"
 DATABASE = "vtu_bench_purchases"  # its own database: the transfer benchmark drops vtu_bench
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,10 @@ def purchase_requests(buyers: list[Buyer], *, count: int = 5000) -> list[dict]:
 
 
 class Worker:
-    """One Celery worker process on the `providers` queue (concurrency 1)."""
+    """One Celery worker (one `celery worker` instance) on the `providers` queue, with the
+    pool's concurrency given (Celery's default is the number of CPUs)."""
+
+    concurrency = os.cpu_count() or 1
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
@@ -123,7 +130,7 @@ class Worker:
 
     def __enter__(self) -> Worker:
         self.process = subprocess.Popen(
-            [harness.PYTHON, "-m", "celery", "-A", "config", "worker", "-Q", "providers", "-c", "1",
+            [harness.PYTHON, "-m", "celery", "-A", "config", "worker", "-Q", "providers", "-c", str(self.concurrency),
              "--prefetch-multiplier", "4", "-l", "warning", "-n", f"bench{os.getpid()}@%h"],
             cwd=harness.ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
@@ -152,14 +159,26 @@ class Drain:
         return (self.purchases - 1) / self.seconds if self.seconds > 0 else 0.0
 
 
+def _db(work: Callable[[], T]) -> T:
+    """Run a read against the benchmark database, reconnecting once if the machine's other
+    users terminated our connection (a shared PostgreSQL)."""
+    from django.db import OperationalError, connection
+
+    try:
+        return work()
+    except OperationalError:
+        connection.close()
+        return work()
+
+
 def drain(env: dict[str, str], since_id: int, label: str, timeout_s: float = 600) -> Drain:
     """Start one worker, wait (bounded poll) until every purchase after `since_id` is final."""
     from django.db import connection
 
     def open_count() -> int:
-        return harness.count_rows(
+        return _db(lambda: harness.count_rows(
             f"SELECT count(*) FROM vtu_purchase WHERE id > {since_id} AND status IN ('pending', 'processing')"
-        )
+        ))
 
     with Worker(env):
         deadline = time.monotonic() + timeout_s
@@ -167,13 +186,16 @@ def drain(env: dict[str, str], since_id: int, label: str, timeout_s: float = 600
             if time.monotonic() > deadline:
                 break
             time.sleep(0.5)  # polling a bounded condition
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*), EXTRACT(EPOCH FROM max(completed_at) - min(completed_at)), "
-            "count(*) FILTER (WHERE status <> 'successful') FROM vtu_purchase WHERE id > %s",
-            [since_id],
-        )
-        count, seconds, bad = cursor.fetchone()
+    def totals() -> tuple:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*), EXTRACT(EPOCH FROM max(completed_at) - min(completed_at)), "
+                "count(*) FILTER (WHERE status <> 'successful') FROM vtu_purchase WHERE id > %s",
+                [since_id],
+            )
+            return cursor.fetchone()
+
+    count, seconds, bad = _db(totals)
     return Drain(label, int(count), float(seconds or 0), int(bad))
 
 
@@ -197,15 +219,18 @@ def _clear_broker(env: dict[str, str]) -> None:
 
 
 def last_purchase_id() -> int:
-    return harness.count_rows("SELECT COALESCE(max(id), 0) FROM vtu_purchase")
+    return _db(lambda: harness.count_rows("SELECT COALESCE(max(id), 0) FROM vtu_purchase"))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     harness.add_arguments(parser)
     parser.add_argument("--users", type=int, default=500, help="funded customer wallets with an API key")
+    parser.add_argument("--celery-concurrency", type=int, default=Worker.concurrency,
+                        help="processes of the one Celery worker (default: CPUs, as Celery's own default)")
     parser.set_defaults(database=DATABASE)
     args = parser.parse_args(argv)
+    Worker.concurrency = args.celery_concurrency
     config = harness.config_from(args)
     env = bench_env(config)
 
@@ -227,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     with harness.Server(config, env=env) as server:
         print(f"gunicorn {config.workers} x {config.worker_class} on {server.url}; wrk -t{config.wrk_threads} "
               f"-c{config.connections} -d{config.duration_s}s; {args.users} wallets + 1 reseller; "
-              f"completion by 1 Celery worker process", flush=True)
+              f"completion by 1 Celery worker, {Worker.concurrency} process(es)", flush=True)
         for label, path in files.items():  # warm up every worker and path, unrecorded
             harness.run_wrk(config, url=server.url, data_file=path, label=label, duration_s=config.warmup_s)
         drain(env, 0, "warm-up")
@@ -252,12 +277,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _check_accepted(result: harness.WrkResult, since: int, connections: int, accounting: list[str]) -> None:
+    from django.db import connection
+
     ok = result.requests - result.non2xx
-    made = harness.count_rows(f"SELECT count(*) FROM vtu_purchase WHERE id > {since}")
-    holds = harness.count_rows(
-        "SELECT count(*) FROM wallets_hold h JOIN vtu_purchase p ON h.reference = p.hold_reference "
-        f"WHERE p.id > {since}"
-    )
+
+    def counts() -> tuple[int, int]:
+        with connection.cursor() as cursor:  # one statement: one snapshot (late commits land in both or neither)
+            cursor.execute(
+                "SELECT count(p.id), count(h.id) FROM vtu_purchase p "
+                "LEFT JOIN wallets_hold h ON h.reference = p.hold_reference WHERE p.id > %s",
+                [since],
+            )
+            return cursor.fetchone()
+
+    made, holds = _db(counts)
     # A request in flight when wrk stops may still commit: at most one per connection.
     if not (ok <= made <= ok + connections and holds == made):
         accounting.append(f"{result.label}: {ok} answers 2xx, {made} purchases, {holds} holds")
@@ -289,7 +322,8 @@ def _report(args, summaries, drains, accounting) -> int:
         name = "completed, many wallets" if variant == "many" else "completed, one reseller wallet"
         target = TARGETS.get(name)
         verdict = "" if target is None else f"  (target >= {target:.2f}: {'meets' if ratio >= target else 'MISSES'})"
-        print(f"  completed {variant:<5} {completed:8.1f}/s by 1 worker; ratio to bare {ratio:5.2f}{verdict}")
+        print(f"  completed {variant:<5} {completed:8.1f}/s by 1 worker x {Worker.concurrency}; "
+              f"ratio to bare {ratio:5.2f}{verdict}")
         rows.append({"name": name, "per_s": round(completed, 1), "ratio": round(ratio, 3), "target": target,
                      "met": target is None or ratio >= target})
     findings = ledger_findings()

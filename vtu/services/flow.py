@@ -78,11 +78,17 @@ def purchase_process(*, purchase_id: int) -> None:
     if purchase is None or purchase.status != Status.PENDING:
         return
     first = next(_sendable(purchase), None)
+    now = clock.now()
     with transaction.atomic():
+        # The claim's winner holds the purchase row until commit, so attempt 1 cannot race:
+        # no savepoint. Its next check waits out the call's timeouts (nobody requeries a
+        # request that may still be in flight).
         claimed = purchase_transition(
-            purchase=purchase, to=Status.PROCESSING, cause="claimed", next_check_at=clock.now() + backoff(0)
+            purchase=purchase, to=Status.PROCESSING, cause="claimed",
+            next_check_at=now + (in_flight_grace(first.provider) if first else backoff(0)),
+            provider=first.provider if first else "",
         )
-        attempt = _attempt_insert(purchase, first, number=1) if claimed and first is not None else None
+        attempt = _attempt_row(purchase, first, number=1) if claimed and first is not None else None
     if not claimed:
         return
     if attempt is None:
@@ -155,11 +161,7 @@ def _attempt_insert(purchase: Purchase, candidate: routing.Candidate, *, number:
     now = clock.now()
     try:
         with transaction.atomic():
-            attempt = ProviderAttempt.objects.create(
-                purchase=purchase, number=number, provider=candidate.provider,
-                request_id=new_request_id(candidate.provider), provider_plan_id=candidate.provider_plan_id,
-                cost_kobo=candidate.cost_kobo, created_at=now,
-            )
+            attempt = _attempt_row(purchase, candidate, number=number)
     except IntegrityError:
         return None
     Purchase.objects.filter(pk=purchase.pk).update(
@@ -167,6 +169,14 @@ def _attempt_insert(purchase: Purchase, candidate: routing.Candidate, *, number:
     )
     purchase.provider = candidate.provider
     return attempt
+
+
+def _attempt_row(purchase: Purchase, candidate: routing.Candidate, *, number: int) -> ProviderAttempt:
+    return ProviderAttempt.objects.create(
+        purchase=purchase, number=number, provider=candidate.provider,
+        request_id=new_request_id(candidate.provider), provider_plan_id=candidate.provider_plan_id,
+        cost_kobo=candidate.cost_kobo, created_at=clock.now(),
+    )
 
 
 def new_request_id(provider: str) -> str:
@@ -245,7 +255,7 @@ def _breaker(provider: str, result: ProviderResult, source: str) -> None:
         return  # a requery says nothing new about the provider's health
     if result.outcome == Outcome.UNKNOWN or (result.outcome == Outcome.FAILED and result.failover_allowed):
         routing.circuit_record_failure(provider)
-    else:
+    elif routing.failures_on_record(provider):
         routing.circuit_record_success(provider)
 
 

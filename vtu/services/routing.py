@@ -140,16 +140,30 @@ def circuit_claim(provider: str) -> bool:
     return rows == 1
 
 
+_failed_here: set[str] = set()  # providers this process recorded a failure for since its last reset
+
+
+def failures_on_record(provider: str) -> bool:
+    """Whether a success must reset `provider`'s breaker: failures in the snapshot (other
+    processes' failures reach it within its TTL) or recorded by this process. A healthy
+    provider's success then costs no statement at all."""
+    state = snapshot.current().states.get(provider)
+    in_snapshot = state is not None and (state.circuit != Circuit.CLOSED or state.consecutive_failures > 0)
+    return in_snapshot or provider in _failed_here
+
+
 def circuit_record_success(provider: str) -> None:
     ProviderState.objects.filter(provider=provider).filter(
         ~Q(circuit=Circuit.CLOSED) | Q(consecutive_failures__gt=0)
     ).update(circuit=Circuit.CLOSED, consecutive_failures=0, opened_at=None, probe_started_at=None)
+    _failed_here.discard(provider)
 
 
 def circuit_record_failure(provider: str) -> None:
     """A provider-side failure (down, out of float, timeout, 5xx): count it; open the
     breaker at the threshold, or again at once when a half-open probe fails."""
     now = clock.now()
+    _failed_here.add(provider)
     state, _ = ProviderState.objects.get_or_create(provider=provider)
     ProviderState.objects.filter(pk=state.pk).update(consecutive_failures=F("consecutive_failures") + 1)
     ProviderState.objects.filter(pk=state.pk, circuit=Circuit.HALF_OPEN).update(
