@@ -134,6 +134,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(RUN_DIR / "broker"),
         "data_folder_out": str(RUN_DIR / "broker"),
         "processed_folder": str(RUN_DIR / "broker-processed"),
+        "control_folder": str(RUN_DIR / "control"),
         "store_processed": False,
     }
 else:
