@@ -10,6 +10,12 @@ run() {
 }
 
 role="${1:-web}"
+
+# Prometheus multiprocess files from a previous run would add stale counts: start empty.
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ] && [ "$role" = "web" -o "$role" = "worker" ]; then
+  run mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+  [ "${DRY_RUN:-0}" = "1" ] || find "$PROMETHEUS_MULTIPROC_DIR" -name '*.db' -delete
+fi
 case "$role" in
   web)
     run python manage.py migrate --noinput
