@@ -36,7 +36,7 @@ from vtu.errors import (
     UnsupportedProduct,
 )
 from vtu.models import DataPlan, Network, ProductKind, Purchase
-from vtu.services import dispatch, ledger, routing, snapshot
+from vtu.services import dispatch, ledger, prices, routing, snapshot
 from vtu.services.catalogue import network_for_number
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -239,10 +239,10 @@ def _check_prefix(phone: str, network: Network, ported: bool) -> None:
 
 
 def _quote(user: User, product: str, resolved: Resolved, cost_kobo: int, via_api_key: bool) -> object:
-    from pricing.services import Audience, ProductKey, quote
+    from pricing.services import Audience, ProductKey
 
     plan = resolved.plan
-    return quote(
+    return prices.quote(
         audience=Audience(role=user.role, user_id=user.pk, via_api_key=via_api_key),
         product=ProductKey(
             kind=product, network=resolved.network.code,

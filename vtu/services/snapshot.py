@@ -53,10 +53,13 @@ def current() -> Snapshot:
 
 
 def forget() -> None:
-    """Drop this process's copy (after a change this process made itself)."""
+    """Drop this process's copy (after a change this process made itself), quotes' rules too."""
     global _current
+    from vtu.services import prices
+
     with _lock:
         _current = None
+    prices.forget()
 
 
 def _build() -> Snapshot:
