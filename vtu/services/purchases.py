@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -253,19 +253,27 @@ def _quote(user: User, product: str, resolved: Resolved, cost_kobo: int, via_api
     )
 
 
-def _duplicate_guard(user: User, product: str, resolved: Resolved, *, exclude_id: int | None) -> None:
+# One fixed statement (the ORM would rebuild it on every purchase; it is on the hot path).
+# Uses purchase_duplicate_idx (user, phone, created_at).
+_TWIN_SQL = (
+    "SELECT reference FROM vtu_purchase WHERE user_id = %s AND phone = %s AND product = %s"
+    " AND created_at >= %s AND status <> 'failed' AND id <> %s"
+    " AND ((%s::bigint IS NOT NULL AND plan_id = %s)"
+    " OR (%s::bigint IS NULL AND network_id = %s AND face_value_kobo = %s)) LIMIT 1"
+)
+
+
+def _duplicate_guard(user: User, product: str, resolved: Resolved, *, exclude_id: int) -> None:
     """The same product for the same number within the window needs confirm_duplicate
     (providers reject or silently merge such repeats, R12). Failed purchases do not count."""
     since = clock.now() - timedelta(seconds=settings.DUPLICATE_PURCHASE_WINDOW_SECONDS)
-    twins = Purchase.objects.filter(user=user, phone=resolved.phone, product=product, created_at__gte=since).exclude(
-        status=Purchase.Status.FAILED
-    )
-    if resolved.plan is not None:
-        twins = twins.filter(plan=resolved.plan)
-    else:
-        twins = twins.filter(network=resolved.network, face_value_kobo=resolved.face_value_kobo)
-    if exclude_id is not None:
-        twins = twins.exclude(pk=exclude_id)
-    twin = twins.values_list("reference", flat=True).first()
+    plan_id = resolved.plan.pk if resolved.plan is not None else None
+    sql = _TWIN_SQL if connection.vendor == "postgresql" else _TWIN_SQL.replace("::bigint", "")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [
+            user.pk, resolved.phone, product, since, exclude_id,
+            plan_id, plan_id, plan_id, resolved.network.pk, resolved.face_value_kobo,
+        ])
+        twin = cursor.fetchone()
     if twin is not None:
-        raise DuplicatePurchase(errors={"duplicate_of": twin})
+        raise DuplicatePurchase(errors={"duplicate_of": twin[0]})
