@@ -38,7 +38,7 @@ from vtu.providers.base import (
     ProviderResult,
     QueryNotSupported,
 )
-from vtu.services import ledger, routing
+from vtu.services import ledger, routing, snapshot
 from vtu.services.calls import CallRecorder, provider_config, provider_get
 from vtu.services.notify import notify_outcome
 from vtu.services.transitions import purchase_note, purchase_transition
@@ -66,7 +66,18 @@ def in_flight_grace(provider: str) -> timedelta:
 
 
 def _load(purchase_id: int) -> Purchase | None:
-    return Purchase.objects.select_related("network", "plan").filter(pk=purchase_id).first()
+    """The purchase, its network and plan attached from the catalogue snapshot (a plan's
+    name or switch changing later does not matter here: the purchase was accepted)."""
+    purchase = Purchase.objects.filter(pk=purchase_id).first()
+    if purchase is None:
+        return None
+    catalogue = snapshot.current()
+    network = catalogue.networks_by_id.get(purchase.network_id)
+    plan = catalogue.plans_by_id.get(purchase.plan_id) if purchase.plan_id else None
+    if network is None or (purchase.plan_id and plan is None):
+        return Purchase.objects.select_related("network", "plan").get(pk=purchase_id)  # newer than the snapshot
+    purchase.network, purchase.plan = network, plan
+    return purchase
 
 
 def purchase_process(*, purchase_id: int) -> None:

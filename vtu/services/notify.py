@@ -57,7 +57,8 @@ def _email_context(purchase: Purchase) -> dict[str, Any]:
 
 
 def notify_outcome(purchase: Purchase) -> None:
-    """E-mail receipt and reseller callback for a purchase that reached a final state."""
+    """Reseller callback, and for purchases made in the app (JWT) an e-mail receipt, for a
+    purchase that reached a final state."""
     event = {
         Purchase.Status.SUCCESSFUL: ("purchase.successful", "purchase_successful"),
         Purchase.Status.FAILED: ("purchase.failed", "purchase_refunded"),
@@ -72,4 +73,7 @@ def notify_outcome(purchase: Purchase) -> None:
             user_id=purchase.user_id, event_type=event_type, event_id=f"{event_type}:{purchase.reference}",
             data=purchase_payload(purchase),
         )
-    dispatch.after_commit(email_notice_send, purchase.user_id, template, _email_context(purchase))
+    if purchase.channel == Purchase.Channel.WEB:
+        # Purchases made with an API key are reported to the reseller by the callback above
+        # (and in GET /purchases); an e-mail for each of a reseller's thousands would be noise.
+        dispatch.after_commit(email_notice_send, purchase.user_id, template, _email_context(purchase))

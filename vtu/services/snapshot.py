@@ -28,6 +28,8 @@ class Snapshot:
     routes: list[Route]  # enabled, in priority order, network loaded
     states: dict[str, ProviderState]
     mappings: dict[tuple[int, str], ProviderPlan] = field(default_factory=dict)  # usable only, by (plan id, provider)
+    networks_by_id: dict[int, Network] = field(default_factory=dict)
+    plans_by_id: dict[int, DataPlan] = field(default_factory=dict)
 
 
 _lock = threading.Lock()
@@ -77,4 +79,7 @@ def _build() -> Snapshot:
         (mapping.plan_id, mapping.provider): mapping
         for mapping in ProviderPlan.objects.filter(active=True, suspended_at__isnull=True)
     }
-    return Snapshot(time.monotonic(), networks, plans, routes, states, mappings)
+    return Snapshot(
+        time.monotonic(), networks, plans, routes, states, mappings,
+        networks_by_id=by_id, plans_by_id={plan.pk: plan for plan in plans.values()},
+    )

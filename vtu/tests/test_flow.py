@@ -238,3 +238,28 @@ def test_events_record_every_transition(buyer, world, vtu_clock):
         ("processing", "processing", "buy_pending"),
         ("processing", "successful", "query_success"),
     ]
+
+
+def test_api_key_purchases_get_the_callback_not_an_email(buyer, world, vtu_clock):
+    request = PurchaseRequest(product="data", phone_number=MTN_NUMBER, plan_code=PLAN)
+    purchase, _ = purchase_create(user=buyer, request=request, via_api_key=True)
+
+    purchase.refresh_from_db()
+    assert purchase.status == Purchase.Status.SUCCESSFUL and purchase.channel == "api"
+    assert mail.outbox == []
+
+
+@pytest.mark.parametrize(("behaviour", "event"), [("success", "purchase.successful"), ("failed", "purchase.failed")])
+def test_the_reseller_callback_carries_the_purchase(buyer, world, vtu_clock, monkeypatch, behaviour, event):
+    from vtu.services import notify
+
+    emitted = []
+    monkeypatch.setattr(notify, "callback_emit", lambda **kwargs: emitted.append(kwargs))
+    world.script("alpha", behaviour)
+
+    purchase = buy(buyer)
+
+    assert [e["event_type"] for e in emitted] == [event]
+    assert emitted[0]["event_id"] == f"{event}:{purchase.reference}"
+    assert emitted[0]["data"]["reference"] == purchase.reference and emitted[0]["data"]["status"] == purchase.status
+    assert "cost" not in str(emitted[0]["data"]) and "alpha" not in str(emitted[0]["data"])
