@@ -326,10 +326,15 @@ def settle_failed(purchase: Purchase, *, cause: str, message: str, actor: str = 
 
 def _fail_without_provider(purchase: Purchase) -> None:
     """No (further) provider can take it. Safe to release only because every attempt made
-    so far ended in a definitive failure (an open attempt means we are not here)."""
-    if ProviderAttempt.objects.filter(purchase=purchase, state__in=ProviderAttempt.OPEN_STATES).exists():
-        return
-    settle_failed(purchase, cause="no_provider", message="no provider can deliver this right now.")
+    so far ended in a definitive failure. The check runs under the purchase row lock that
+    `_attempt_create` also takes, so an attempt another worker is opening right now is
+    either seen here (and nothing is released) or refused there (the purchase is failed)."""
+    with transaction.atomic():
+        if Purchase.objects.select_for_update().filter(pk=purchase.pk, status=Status.PROCESSING).first() is None:
+            return
+        if ProviderAttempt.objects.filter(purchase=purchase, state__in=ProviderAttempt.OPEN_STATES).exists():
+            return
+        settle_failed(purchase, cause="no_provider", message="no provider can deliver this right now.")
 
 
 def _record_waiting(purchase: Purchase, attempt: ProviderAttempt, result: ProviderResult, source: str) -> None:
