@@ -9,7 +9,7 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import exceptions, serializers
+from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,22 +22,8 @@ from backoffice import analytics
 from backoffice.staff_rules import ensure_may_change_user
 from config.api.fields import StrictCharField
 from config.api.parsing import parse
-from config.api.permissions import IsStaff, NotSuspendedForWrites
+from config.api.permissions import HasStaffPermission, NotSuspendedForWrites
 from config.errors import ApiError
-
-
-class HasStaffPermission(IsStaff):
-    """IsStaff (JWT of an active staff user, never an API key) and the view's
-    `staff_permission`. A view that names none is closed to everyone."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if not super().has_permission(request, view):
-            return False
-        needed = getattr(view, "staff_permission", None)
-        if needed and request.user.has_perm(needed):
-            return True
-        raise exceptions.PermissionDenied("Your staff group may not do this.", code="PERMISSION_DENIED")
-
 
 STAFF_PERMISSIONS = [IsAuthenticated, HasStaffPermission, NotSuspendedForWrites]
 

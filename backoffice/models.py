@@ -19,11 +19,13 @@ STAFF_ACTION_PERMISSIONS: list[tuple[str, str]] = [
     ("dispute_resolve", "Work the dispute queue"),
     ("adjustment_request", "Request a wallet credit or debit"),
     ("adjustment_approve", "Approve or reject another staff member's wallet adjustment"),
+    ("wallet_freeze", "Freeze and unfreeze wallets"),
     ("deposit_reprocess", "Re-process a deposit or a webhook event"),
     ("pricing_bulk_update", "Change pricing rules in bulk"),
     ("provider_manage", "Switch providers, reorder routing, reset circuit breakers"),
     ("data_export", "Export transactions and purchases to CSV"),
     ("alert_resolve", "Mark an operator alert as resolved"),
+    ("staff_role_set", "Make a user staff, change their staff group or remove staff access"),
 ]
 
 

@@ -77,6 +77,7 @@ GROUP_PERMISSIONS: dict[str, set[str]] = {
         "backoffice.analytics_view",
         "backoffice.adjustment_request",
         "backoffice.adjustment_approve",
+        "backoffice.wallet_freeze",
         "backoffice.purchase_requery",  # a refund starts with a requery
         "backoffice.purchase_refund",
         "backoffice.purchase_resolve",

@@ -1,6 +1,6 @@
 """Staff pricing API: GET/POST /api/v1/admin/pricing (the seed path). Thin: parse, one
-service call, render. Staff only (never an API key); model permissions decide who may add or
-change rules."""
+service call, render. Staff only (never an API key), with the pricing rule model permissions
+(finance reads, admin writes: backoffice/roles.py), checked before the body is parsed."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from audit.services import Actor
 from config.api.fields import MAX_KOBO, StrictCharField
 from config.api.pagination import PageNumberPagination
 from config.api.parsing import parse
-from config.api.permissions import IsStaff
+from config.api.permissions import HasStaffPermission, NotSuspendedForWrites
 from config.errors import PermissionDenied
 from pricing import selectors, services
 from pricing.models import MAX_MARKUP_BPS, PricingRule
@@ -55,7 +55,10 @@ class PricingRulePage(serializers.Serializer):
 
 
 class PricingRulesAdminApi(APIView):
-    permission_classes = [IsStaff]
+    permission_classes = [HasStaffPermission, NotSuspendedForWrites]
+    # A POST creates (add) or updates (change) a rule: both are the admin group's; the exact
+    # one is checked again once the body says which.
+    staff_permissions = {"GET": "pricing.view_pricingrule", "POST": "pricing.change_pricingrule"}
 
     class InputSerializer(serializers.Serializer):
         id = StrictIntegerField(required=False, min_value=1, help_text="Update this rule; omit to create one.")

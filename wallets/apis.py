@@ -25,7 +25,7 @@ from config.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from config.api.idempotency import idempotent
 from config.api.pagination import CursorPagination
 from config.api.parsing import parse
-from config.api.permissions import IsStaff, NotSuspendedForWrites
+from config.api.permissions import HasStaffPermission, NotSuspendedForWrites
 from config.errors import ApiError, NotFound
 from wallets import clock, selectors
 from wallets.errors import RecipientNotFound
@@ -293,7 +293,9 @@ def _transfer_output(journal: Journal, recipient: selectors.Recipient) -> dict[s
 
 # --- staff: funding, debits, approvals, freezing ----------------------------------------------
 
-STAFF_PERMISSIONS = [IsAuthenticated, NotSuspendedForWrites, IsStaff]
+# Staff only (never an API key), each view with the backoffice permission of its action
+# (which staff group holds it: backoffice/roles.py).
+STAFF_PERMISSIONS = [IsAuthenticated, NotSuspendedForWrites, HasStaffPermission]
 
 
 class AdjustmentOutput(serializers.ModelSerializer):
@@ -331,6 +333,7 @@ class AdminFundWalletApi(APIView):
     unique: one bank transfer is credited once."""
 
     permission_classes = STAFF_PERMISSIONS
+    staff_permission = "backoffice.adjustment_request"
     direction = Adjustment.Direction.CREDIT
 
     class InputSerializer(_AdjustmentInput):
@@ -353,6 +356,7 @@ class AdminDebitWalletApi(APIView):
     available balance. Above the threshold it waits for a second staff member."""
 
     permission_classes = STAFF_PERMISSIONS
+    staff_permission = "backoffice.adjustment_request"
     direction = Adjustment.Direction.DEBIT
 
     @extend_schema(operation_id="admin_debit_wallet", request=_AdjustmentInput,
@@ -369,6 +373,7 @@ class AdminDebitWalletApi(APIView):
 
 class AdminAdjustmentApproveApi(APIView):
     permission_classes = STAFF_PERMISSIONS
+    staff_permission = "backoffice.adjustment_approve"
 
     @extend_schema(operation_id="admin_adjustment_approve", request=None, responses={201: AdjustmentOutput},
                    tags=["admin"])
@@ -382,6 +387,7 @@ class ReasonInput(serializers.Serializer):
 
 class AdminAdjustmentRejectApi(APIView):
     permission_classes = STAFF_PERMISSIONS
+    staff_permission = "backoffice.adjustment_approve"
 
     @extend_schema(operation_id="admin_adjustment_reject", request=ReasonInput, responses={200: AdjustmentOutput},
                    tags=["admin"])
@@ -401,6 +407,7 @@ class AdminWalletFreezeApi(APIView):
     """Freeze (or, with `freeze = False`, unfreeze) a wallet by number, with a reason."""
 
     permission_classes = STAFF_PERMISSIONS
+    staff_permission = "backoffice.wallet_freeze"
     freeze = True
 
     @extend_schema(request=ReasonInput, responses={200: FreezeOutput}, tags=["admin"])

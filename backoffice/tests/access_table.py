@@ -119,14 +119,17 @@ SITE_URLS: dict[str, dict[str, int]] = {
     "app_list": {},
 }
 
-# Staff API: url name -> {method: {role: status}}. OK means "gets past the permission check":
-# any status but 401/403. The harness sends no body (and ids that do not exist) to endpoints
-# it does not know how to feed, so an allowed role sees 400/404 there and nothing moves.
+# Staff API: url name -> {method: {role: status}}, exact. The harness sends no body (and ids
+# that do not exist) to endpoints it does not know how to feed, so an allowed role sees
+# 400/404 there and nothing moves. A refusal is 401 NOT_AUTHENTICATED (anonymous), 403
+# STAFF_ONLY (a customer) or 403 PERMISSION_DENIED (staff without the permission): the test
+# checks the code too. OK ("gets past the permission check": any status but 401/403) is only
+# for KNOWN_GAPS entries.
 OK = "ok"
 _REFUSED = {"anonymous": 401, "customer": 403}
 
 
-def _api(*allowed: str, status: int | str = OK) -> dict[str, int | str]:
+def _api(*allowed: str, status: int) -> dict[str, int | str]:
     return {**_REFUSED, **{group: (status if group in allowed else 403) for group in (S, F, A)}}
 
 
@@ -134,26 +137,20 @@ STAFF_API: dict[str, dict[str, dict[str, int | str]]] = {
     "staff-user-suspend": {"POST": _api(S, A, status=200)},
     "staff-user-activate": {"POST": _api(S, A, status=200)},
     "staff-analytics": {"GET": _api(F, A, status=200)},
-    # wallets: staff credits, debits, approvals, freezes (backoffice.adjustment_request / _approve)
-    "admin-fund-wallet": {"POST": _api(F, A)},
-    "admin-debit-wallet": {"POST": _api(F, A)},
-    "admin-adjustment-approve": {"POST": _api(F, A)},
-    "admin-adjustment-reject": {"POST": _api(F, A)},
-    "admin-wallet-freeze": {"POST": _api(F, A)},
-    "admin-wallet-unfreeze": {"POST": _api(F, A)},
-    # pricing: finance reads, admin changes (backoffice.pricing_bulk_update)
-    "admin-pricing": {"GET": _api(F, A), "POST": _api(A)},
+    # wallets: staff credits, debits, approvals, freezes. The harness sends an empty body and
+    # ids that do not exist, so an allowed role gets the input error and nothing moves.
+    "admin-fund-wallet": {"POST": _api(F, A, status=400)},
+    "admin-debit-wallet": {"POST": _api(F, A, status=400)},
+    "admin-adjustment-approve": {"POST": _api(F, A, status=404)},
+    "admin-adjustment-reject": {"POST": _api(F, A, status=400)},
+    "admin-wallet-freeze": {"POST": _api(F, A, status=400)},
+    "admin-wallet-unfreeze": {"POST": _api(F, A, status=400)},
+    # pricing: finance reads, admin changes
+    "admin-pricing": {"GET": _api(F, A, status=200), "POST": _api(A, status=400)},
 }
 
 # Where an app's page or endpoint does not (yet) enforce the policy above: cell -> what it
 # does today. Each entry must still be true (the test fails once it is fixed, so the entry is
 # removed) and each is listed in the back-office report for the engineer who owns the page.
 # Cells: "api:<url name>:<METHOD>:<role>", "page:<model>:<page>:<role>", "action:<model>:<role>".
-KNOWN_GAPS: dict[str, object] = {
-    # wallets/apis.py and pricing/apis.py check IsStaff only: every staff group gets through.
-    **{f"api:{name}:POST:{S}": OK for name in (
-        "admin-fund-wallet", "admin-debit-wallet", "admin-adjustment-approve", "admin-adjustment-reject",
-        "admin-wallet-freeze", "admin-wallet-unfreeze", "admin-pricing",
-    )},
-    f"api:admin-pricing:POST:{F}": OK,
-}
+KNOWN_GAPS: dict[str, object] = {}

@@ -334,9 +334,18 @@ def _api_path(route: str) -> str:
     return "/" + re.sub(r"<(?:str|slug|path):[a-z_]+>", "0000000000", path)
 
 
-def _api_call(route: str, method: str, client: APIClient) -> int:
+REFUSAL_CODES = {401: {"anonymous": "NOT_AUTHENTICATED"}, 403: {"customer": "STAFF_ONLY", "support": "PERMISSION_DENIED",
+                                                             "finance": "PERMISSION_DENIED", "admin": "PERMISSION_DENIED"}}
+
+
+def _api_call(route: str, method: str, client: APIClient, role: str) -> int | str:
+    """The status, or "<status> <error code>" when a refusal carries the wrong code."""
     body = {"reason": "permission matrix"} if method == "POST" and "users/" in route else {}
-    return getattr(client, method.lower())(_api_path(route), body, format="json").status_code
+    response = getattr(client, method.lower())(_api_path(route), body, format="json")
+    want_code = REFUSAL_CODES.get(response.status_code, {}).get(role)
+    if want_code is not None and response.json().get("error_code") != want_code:
+        return f"{response.status_code} {response.json().get('error_code')}"
+    return response.status_code
 
 
 @pytest.mark.parametrize("name", sorted(STAFF_API))
@@ -349,6 +358,6 @@ def test_staff_api_endpoints(name, users):
     problems = []
     for method, expected in STAFF_API[name].items():
         for role in ROLES:
-            got = _api_call(route, method, _api_client(users[role]))
+            got = _api_call(route, method, _api_client(users[role]), role)
             problems.append(_compare(f"api:{name}:{method}:{role}", got, expected[role]))
     assert [problem for problem in problems if problem] == []

@@ -31,7 +31,12 @@ def _wallet(user) -> LedgerAccount:
 
 
 def _staff(**extra):
-    return UserFactory(is_staff=True, pin="", **extra)
+    """A staff member of the finance group (the staff wallet endpoints need its permissions)."""
+    from django.contrib.auth.models import Group
+
+    user = UserFactory(is_staff=True, pin="", **extra)
+    user.groups.add(Group.objects.get(name="finance"))
+    return user
 
 
 # --- wallet/me ----------------------------------------------------------------------------------
