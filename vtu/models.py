@@ -381,3 +381,62 @@ class ProviderCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.operation} {self.status_code or self.error}"
+
+
+class Dispute(models.Model):
+    """A customer's complaint about one purchase ("debited but not delivered"), opened through
+    the API within DISPUTE_WINDOW_HOURS of the purchase and worked by staff in the console
+    (vtu/disputes.py). One per purchase (UNIQUE purchase): a second is ALREADY_DISPUTED.
+
+    Outcomes: `delivered` (staff found it was delivered: evidence recorded, nothing moves),
+    `refunded` (staff refunded a delivered purchase: the purchase's one `refund:<ref>`
+    journal, paid from the refunds account), `returned` (the money had already come back: the
+    purchase failed, or was reversed or refunded, before the dispute was decided)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        DELIVERED = "delivered"
+        REFUNDED = "refunded"
+        RETURNED = "returned"
+
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.OPEN: frozenset({Status.DELIVERED, Status.REFUNDED, Status.RETURNED}),
+        Status.DELIVERED: frozenset(),
+        Status.REFUNDED: frozenset(),
+        Status.RETURNED: frozenset(),
+    }
+
+    purchase = models.OneToOneField(Purchase, on_delete=models.PROTECT, related_name="dispute")
+    user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="disputes")
+    reason = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    evidence = models.TextField(blank=True, help_text="What shows it was delivered (provider reference, portal check).")
+    resolution_reason = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="dispute_reason_required"),
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "delivered", "refunded", "returned"]), name="dispute_status_valid"
+            ),
+            # Open: undecided. Decided: when, by whom and why. Delivered: with its evidence.
+            models.CheckConstraint(
+                condition=(Q(status="open") & Q(resolved_at__isnull=True) & Q(resolution_reason=""))
+                | (~Q(status="open") & Q(resolved_at__isnull=False) & ~Q(resolution_reason="")),
+                name="dispute_resolution_shape",
+            ),
+            models.CheckConstraint(condition=~Q(status="delivered") | ~Q(evidence=""), name="dispute_delivered_has_evidence"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-id"], name="dispute_user_idx"),
+            models.Index(fields=["created_at"], condition=Q(status="open"), name="dispute_open_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"dispute {self.pk} on {self.purchase_id} ({self.status})"
