@@ -284,6 +284,8 @@ CORS_ALLOWED_ORIGINS = env.list("CORS_ORIGINS", default=[])
 # --- Money, limits, pricing -----------------------------------------------------------------
 WALLET_CURRENCY = env.str("WALLET_CURRENCY", default="NGN")
 ADJUSTMENT_APPROVAL_THRESHOLD_KOBO = env.int("ADJUSTMENT_APPROVAL_THRESHOLD_KOBO", default=5_000_000)
+# A customer may dispute a purchase this many hours after making it (once per purchase).
+DISPUTE_WINDOW_HOURS = env.int("DISPUTE_WINDOW_HOURS", default=72)
 # Ledger postings: lock wait per statement, bounded retries of a deadlock/lock timeout, and
 # the review deadline set on a hold (never an automatic release).
 WALLET_LOCK_TIMEOUT_MS = env.int("WALLET_LOCK_TIMEOUT_MS", default=2000)

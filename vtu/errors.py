@@ -47,3 +47,11 @@ class ProviderUnavailable(ApiError):
 
 class PurchaseNotFound(ApiError):
     code = "NOT_FOUND"
+
+
+class DisputeWindowClosed(ApiError):
+    code = "DISPUTE_WINDOW_CLOSED"
+
+
+class AlreadyDisputed(ApiError):
+    code = "ALREADY_DISPUTED"
