@@ -4,6 +4,7 @@ left behind (run that first). Prints the top functions by cumulative and by own 
 the SQL statements per request. Run: `.venv/bin/python bench/purchases_profile.py --requests 300`.
 
 `--worker` profiles the Celery side instead: purchase_process for purchases it creates first.
+`--compare` runs no profiler: application CPU and wall time per request, purchase vs bare.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", action="store_true", help="profile purchase_process instead of the API")
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--sql", action="store_true", help="print the SQL of one request / worker run")
+    parser.add_argument("--compare", action="store_true",
+                        help="no profiler: application CPU and wall time per request, purchase vs the bare endpoint")
     args = parser.parse_args(argv)
     config = harness.BenchConfig(database=args.database)
     env = bench_env(config)
@@ -47,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     user = User.objects.filter(email__startswith="bench", role="customer").order_by("?").first()  # key limit: 5 each
     if user is None:
         raise SystemExit("run bench/purchases.py first (it seeds the database this profiles)")
-    key = api_key_create(user=user, name=f"profile-{time.time()}", scopes=["purchase", "read"]).plaintext
+    key = api_key_create(user=user, name=f"profile-{time.time()}", scopes=["purchase", "transfer", "read"]).plaintext
     client = Client(HTTP_X_API_KEY=key, SERVER_NAME="127.0.0.1")
     rng = random.Random(3)
 
@@ -62,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for _ in range(20):  # warm caches and connections
         post()
+    if args.compare:
+        return _compare(post, client, args.requests)
     profile = cProfile.Profile()
     if args.worker:
         from vtu.models import Purchase
@@ -100,6 +105,30 @@ def main(argv: list[str] | None = None) -> int:
         pstats.Stats(profile, stream=out).strip_dirs().sort_stats(kind).print_stats(args.top)
         print(f"\n--- top {args.top} by {kind} ---")
         print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:12000])
+    return 0
+
+
+def _compare(post, client, count: int) -> int:
+    """Serial, in one process, no profiler: what one request costs the application."""
+
+    def bare() -> None:
+        response = client.post("/api/v1/bench/bare", json.dumps({"amount": 1}), content_type="application/json",
+                               HTTP_IDEMPOTENCY_KEY=f"bare-{time.time_ns()}")
+        assert response.status_code == 201, response.content[:300]
+
+    from django.db import connection, reset_queries
+
+    for name, call in (("purchase", post), ("bare", bare)):
+        for _ in range(20):
+            call()
+        cpu, wall = time.process_time(), time.perf_counter()
+        for _ in range(count):
+            call()
+        cpu, wall = (time.process_time() - cpu) / count * 1000, (time.perf_counter() - wall) / count * 1000
+        reset_queries()
+        call()
+        print(f"{name:<9} application CPU {cpu:5.2f} ms/request, wall {wall:5.2f} ms/request, "
+              f"{len(connection.queries)} SQL statements")
     return 0
 
 
