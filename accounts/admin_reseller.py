@@ -168,12 +168,17 @@ class KYCSubmissionAdmin(ReadOnlyAdmin):
     def document_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Staff read the ID document through the admin (never a public media URL)."""
         submission = KYCSubmission.objects.filter(pk=pk).first()
-        if submission is None or not submission.document or not self.has_change_permission(request, submission):
+        if submission is None or not submission.document or not self.has_kyc_permission(request):
             raise Http404
         handle = default_storage.open(submission.document.name, "rb")
         return FileResponse(handle, content_type=submission.document_content_type or "application/octet-stream")
 
-    @admin.action(description="Approve the selected submissions (raises the tier)", permissions=["change"])
+    def has_kyc_permission(self, request: HttpRequest) -> bool:
+        """Deciding KYC (and reading the ID documents) goes with changing KYC tiers: the
+        back office's `user_kyc_tier_set` (backoffice/roles.py), checked by name."""
+        return request.user.has_perm("backoffice.user_kyc_tier_set")
+
+    @admin.action(description="Approve the selected submissions (raises the tier)", permissions=["kyc"])
     def approve(self, request: HttpRequest, queryset: QuerySet[KYCSubmission]) -> TemplateResponse | None:
         staff = Actor.from_request(request)
         return _with_reason(
@@ -181,7 +186,7 @@ class KYCSubmissionAdmin(ReadOnlyAdmin):
             apply=lambda sub, reason, tier: kyc.kyc_approve(staff=staff, submission_id=sub.pk, reason=reason, tier=tier),
         )
 
-    @admin.action(description="Reject the selected submissions", permissions=["change"])
+    @admin.action(description="Reject the selected submissions", permissions=["kyc"])
     def reject(self, request: HttpRequest, queryset: QuerySet[KYCSubmission]) -> TemplateResponse | None:
         staff = Actor.from_request(request)
         return _with_reason(

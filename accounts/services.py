@@ -19,7 +19,7 @@ from accounts import lockout, pins, tasks, tokens
 from accounts.errors import EmailNotVerified, InvalidCredentials, InvalidPassword, PinInvalid
 from accounts.models import User
 from audit.services import Actor, audit_record, diff
-from config.errors import ApiError, NotFound, ReasonRequired
+from config.errors import ApiError, InvalidState, NotFound, PermissionDenied, ReasonRequired
 
 
 def _validation_error(field: str, messages: list[str]) -> ApiError:
@@ -213,3 +213,42 @@ def user_kyc_tier_set(*, staff: Actor, user_id: int, tier: int, reason: str) -> 
     if tier not in (0, 1, 2, 3):
         raise _validation_error("tier", ["The tier must be 0, 1, 2 or 3."])
     return _staff_change(staff=staff, user_id=user_id, action="user.kyc_tier_change", reason=reason, kyc_tier=tier)
+
+
+def staff_role_set(*, staff: Actor, user_id: int, group: str | None, reason: str) -> User:
+    """Make a user staff in exactly one group (`group`, a name such as "support"), move a staff
+    member to another group, or with `group=None` remove their staff access (is_staff off, no
+    groups). The console and the staff API check who may do this (an administrator); the rules
+    that hold however it is reached are here.
+
+    Locks: the user row. Idempotent: the same group again changes nothing and writes no audit
+    row. Raises REASON_REQUIRED, NOT_FOUND, VALIDATION_ERROR (no such group), PERMISSION_DENIED
+    (your own account: nobody locks themselves out or promotes themselves), INVALID_STATE (a
+    superuser: managed with manage.py, not from the console)."""
+    from django.contrib.auth.models import Group
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonRequired()
+    target_group = None
+    if group is not None:
+        target_group = Group.objects.filter(name=group).first()
+        if target_group is None:
+            raise _validation_error("group", [f"No staff group {group!r}."])
+    if staff.user_id == user_id:
+        raise PermissionDenied("You cannot change your own staff role.")
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(pk=user_id).first()
+        if user is None:
+            raise NotFound()
+        if user.is_superuser:
+            raise InvalidState("A superuser's access is managed with manage.py, not from the console.")
+        before = {"is_staff": user.is_staff, "groups": sorted(user.groups.values_list("name", flat=True))}
+        after = {"is_staff": target_group is not None, "groups": [group] if group is not None else []}
+        if before == after:
+            return user
+        User.objects.filter(pk=user.pk).update(is_staff=after["is_staff"])
+        user.groups.set([target_group] if target_group is not None else [])
+        audit_record(action="staff.role_set", actor=staff, target=user, reason=reason, changes=diff(before, after))
+    user.refresh_from_db()
+    return user

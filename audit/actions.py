@@ -77,6 +77,7 @@ ACTIONS: dict[str, str] = {
     "pricing_rule.bulk_update": "Pricing rules were changed in bulk",
     # staff
     "staff.login": "A staff member logged in to the console",
+    "staff.role_set": "An administrator made a user staff, changed their staff group or removed staff access",
     "staff.export": "Staff exported data",
     "staff.otp_enrol": "A staff member's two-factor device was enrolled",
     "staff.otp_reset": "A staff member's two-factor devices were removed",

@@ -7,6 +7,7 @@ or deleted here, and the password hash, PIN hash and Google subject id are never
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import admin, messages
@@ -22,11 +23,15 @@ from accounts.errors import InvalidPhoneNumber
 from accounts.models import User
 from audit.selectors import audit_for_target
 from audit.services import Actor
-from backoffice.forms import KycTierForm, ReasonForm
+from backoffice import user_activity
+from backoffice.forms import KycTierForm, ReasonForm, StaffRoleForm
 from backoffice.staff_rules import ensure_may_change_user
 from config.errors import ApiError
+from wallets.models import LedgerAccount
 
 SUSPEND_PERM = "backoffice.user_suspend"
+STAFF_ROLE_PERM = "backoffice.staff_role_set"
+_WALLET_NUMBER = re.compile(r"^[1-9][0-9]{9}$")
 KYC_PERM = "backoffice.user_kyc_tier_set"
 
 
@@ -60,7 +65,7 @@ class StaffUserAdmin(admin.ModelAdmin):
     list_display = ("email", "phone", "full_name", "role", "kyc_tier", "is_staff", "is_suspended_flag", "date_joined")
     list_filter = (SuspendedFilter, "role", "kyc_tier", "is_staff")
     search_fields = ("email", "phone", "first_name", "last_name")
-    search_help_text = "E-mail, phone (any format: 0803…, +234…), or name."
+    search_help_text = "E-mail, phone (any format: 0803…, +234…), wallet number, or name."
     ordering = ("-date_joined",)
     show_full_result_count = False
     actions = ("suspend_users", "activate_users")
@@ -68,6 +73,7 @@ class StaffUserAdmin(admin.ModelAdmin):
     fieldsets = (
         ("Identity", {"fields": ("email", "first_name", "last_name", "phone", "role", "date_joined", "email_verified_at", "google_linked")}),
         ("Standing", {"fields": ("kyc_tier", "suspended_at", "suspension_reason")}),
+        ("Wallet", {"fields": ("wallet_summary", "recent_activity", "recent_purchases", "recent_deposits")}),
         ("Security", {"fields": ("pin_is_set", "pin_failed_attempts", "pin_locked_until", "last_login", "two_factor")}),
         ("Staff", {"fields": ("is_staff", "is_superuser", "staff_groups")}),
         ("Audit trail", {"fields": ("audit_trail",)}),
@@ -76,6 +82,7 @@ class StaffUserAdmin(admin.ModelAdmin):
         "email", "first_name", "last_name", "phone", "role", "date_joined", "email_verified_at", "google_linked",
         "kyc_tier", "suspended_at", "suspension_reason", "pin_is_set", "pin_failed_attempts", "pin_locked_until",
         "last_login", "two_factor", "is_staff", "is_superuser", "staff_groups", "audit_trail",
+        "wallet_summary", "recent_activity", "recent_purchases", "recent_deposits",
     )
 
     # --- permissions: read-only page; actions by backoffice permissions -----------------------
@@ -132,12 +139,35 @@ class StaffUserAdmin(admin.ModelAdmin):
             ),
         )
 
+    @admin.display(description="wallet")
+    def wallet_summary(self, obj: User) -> str:
+        return user_activity.wallet_summary(obj)
+
+    @admin.display(description="recent transactions")
+    def recent_activity(self, obj: User) -> str:
+        return user_activity.recent_activity(obj)
+
+    @admin.display(description="recent purchases")
+    def recent_purchases(self, obj: User) -> str:
+        return user_activity.recent_purchases(obj)
+
+    @admin.display(description="recent deposits")
+    def recent_deposits(self, obj: User) -> str:
+        return user_activity.recent_deposits(obj)
+
     # --- search: phones in any format ----------------------------------------------------------
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
-        phone = _phone_query(search_term.strip())
+        term = search_term.strip()
+        wanted = Q()
+        if _WALLET_NUMBER.match(term):
+            # A 10-digit wallet number (it could also be a phone typed without its 0).
+            wanted |= Q(pk__in=LedgerAccount.objects.filter(number=term, kind=LedgerAccount.Kind.CUSTOMER).values("user_id"))
+        phone = _phone_query(term)
         if phone is not None:
-            return queryset.filter(Q(phone=phone)), False
+            wanted |= Q(phone=phone)
+        if wanted:
+            return queryset.filter(wanted), False
         return super().get_search_results(request, queryset, search_term)
 
     # --- per-user pages: suspend / activate / KYC tier ----------------------------------------
@@ -148,6 +178,7 @@ class StaffUserAdmin(admin.ModelAdmin):
             path("<path:object_id>/suspend/", wrap(self.suspend_view), name="accounts_user_suspend"),
             path("<path:object_id>/activate/", wrap(self.activate_view), name="accounts_user_activate"),
             path("<path:object_id>/kyc-tier/", wrap(self.kyc_tier_view), name="accounts_user_kyc_tier"),
+            path("<path:object_id>/staff-role/", wrap(self.staff_role_view), name="accounts_user_staff_role"),
         ]
         return own + super().get_urls()
 
@@ -160,18 +191,32 @@ class StaffUserAdmin(admin.ModelAdmin):
     def kyc_tier_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return self._reason_view(request, object_id, perm=KYC_PERM, verb="Change the KYC tier of", service=services.user_kyc_tier_set, form_class=KycTierForm)
 
+    def staff_role_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """An administrator makes someone staff in one group, moves them, or removes their
+        staff access (accounts.services.staff_role_set; audited as staff.role_set)."""
+        current = User.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        group = (current.groups.order_by("name").values_list("name", flat=True).first() or "") if current else ""
+        initial_group = group if current is not None and current.is_staff else ""
+        return self._reason_view(
+            request, object_id, perm=STAFF_ROLE_PERM, verb="Set the staff role of", form_class=StaffRoleForm,
+            service=lambda staff, user_id, reason, group: services.staff_role_set(
+                staff=staff, user_id=user_id, group=group or None, reason=reason),
+            initial={"group": initial_group},
+        )
+
     def _reason_view(
-        self, request: HttpRequest, object_id: str, *, perm: str, verb: str, service: Any, form_class: type[ReasonForm] = ReasonForm
+        self, request: HttpRequest, object_id: str, *, perm: str, verb: str, service: Any,
+        form_class: type[ReasonForm] = ReasonForm, initial: dict[str, Any] | None = None,
     ) -> HttpResponse:
         if not request.user.has_perm(perm):
             raise PermissionDenied
         user = User.objects.filter(pk=object_id).first() if object_id.isdigit() else None
         if user is None:
             raise Http404("No such user.")
-        initial = {"tier": user.kyc_tier} if form_class is KycTierForm else {}
+        initial = initial or ({"tier": user.kyc_tier} if form_class is KycTierForm else {})
         form = form_class(request.POST or None, initial=initial)
         if request.method == "POST" and form.is_valid():
-            extra = {"tier": form.cleaned_data["tier"]} if "tier" in form.cleaned_data else {}
+            extra = {name: value for name, value in form.cleaned_data.items() if name in ("tier", "group")}
             try:
                 ensure_may_change_user(staff=request.user, user_id=user.pk)
                 service(staff=Actor.from_request(request), user_id=user.pk, reason=form.cleaned_data["reason"], **extra)

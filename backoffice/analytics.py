@@ -15,7 +15,9 @@ Definitions (docs/backoffice.md has the long form):
   pending attempts are shown, never counted as either;
 - deposits: successful (or since reversed) deposits by the day they succeeded, credited
   amount and gateway fee per gateway;
-- queue, provider float, ledger check and alerts are "now", whatever the range.
+- sales per product kind and per channel (web app or API key): successful purchases, as sales;
+- queue, provider float (the provider's word and the ledger's float accounts), ledger check,
+  open disputes and alerts are "now", whatever the range.
 
 Each source model is looked up by label; a source that is not installed is listed under
 `unavailable` rather than shown as zero.
@@ -28,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.apps import apps
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Min, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -148,6 +150,18 @@ def purchases_daily(purchase_model: Any, lo: datetime, hi: datetime) -> dict[dat
     return {row.pop("day"): row for row in rows}
 
 
+def sales_by(purchase_model: Any, lo: datetime, hi: datetime, field: str) -> list[dict[str, Any]]:
+    """Successful purchases completed in the range per `field` (product kind, or channel:
+    web = the app with a JWT, api = a reseller's API key)."""
+    rows = (
+        _completed(purchase_model, lo, hi).filter(status="successful")
+        .values(field)
+        .annotate(sales_count=Count("id"), sales_kobo=_sum("amount_kobo"), margin_kobo=_sum("margin_kobo"))
+        .order_by(field)
+    )
+    return [dict(row) for row in rows]
+
+
 def purchase_queue(purchase_model: Any) -> dict[str, int]:
     """Now: sent and waiting for a definitive answer (requery), not yet sent, and past the SLA."""
     return purchase_model.objects.filter(status__in=("pending", "processing")).aggregate(
@@ -211,6 +225,20 @@ def provider_float(state_model: Any) -> list[dict[str, Any]]:
     ]
 
 
+def ledger_float() -> list[dict[str, Any]]:
+    """The books' side of provider float: the balance of each float:<provider> account
+    (backoffice/ledger_float.py keeps it cheap)."""
+    from backoffice.ledger_float import float_balances
+
+    return [{"provider": provider, "balance_kobo": balance} for provider, balance in sorted(float_balances().items())]
+
+
+def disputes_open(dispute_model: Any) -> dict[str, Any]:
+    """Now: disputes waiting for staff, and since when the oldest has waited."""
+    found = dispute_model.objects.filter(status="open").aggregate(open=Count("id"), oldest=Min("created_at"))
+    return {"open": found["open"], "oldest_open_at": _iso(found["oldest"])}
+
+
 def ledger_check(check_model: Any) -> dict[str, Any] | None:
     latest = check_model.objects.filter(finished_at__isnull=False).order_by("-id").first()
     if latest is None:
@@ -248,7 +276,11 @@ def report(*, start: date, end: date) -> dict[str, Any]:
     lo, hi = bounds(start, end)
     purchase, attempt = _model("vtu.Purchase"), _model("vtu.ProviderAttempt")
     deposit, state, check = _model("payments.Deposit"), _model("vtu.ProviderState"), _model("wallets.LedgerCheck")
-    sources = {"purchases": purchase, "provider_attempts": attempt, "deposits": deposit, "provider_float": state, "ledger_check": check}
+    dispute = _model("vtu.Dispute")
+    sources = {
+        "purchases": purchase, "provider_attempts": attempt, "deposits": deposit, "provider_float": state,
+        "ledger_check": check, "disputes": dispute,
+    }
     result: dict[str, Any] = {
         "range": {"from": start.isoformat(), "to": end.isoformat(), "timezone": "Africa/Lagos"},
         "unavailable": sorted(name for name, model in sources.items() if model is None),
@@ -257,6 +289,8 @@ def report(*, start: date, end: date) -> dict[str, Any]:
     if purchase is not None:
         result["purchases"] = purchase_totals(purchase, lo, hi)
         result["success_by_network"] = success_by_network(purchase, lo, hi)
+        result["sales_by_product"] = sales_by(purchase, lo, hi, "product")
+        result["sales_by_channel"] = sales_by(purchase, lo, hi, "channel")
         result["queue"] = purchase_queue(purchase)
     if attempt is not None:
         result["success_by_provider"] = success_by_provider(attempt, lo, hi)
@@ -267,6 +301,9 @@ def report(*, start: date, end: date) -> dict[str, Any]:
         result["provider_float"] = provider_float(state)
     if check is not None:
         result["ledger_check"] = ledger_check(check)
+        result["ledger_float"] = ledger_float()
+    if dispute is not None:
+        result["disputes"] = disputes_open(dispute)
     result["daily"] = _daily(
         start, end,
         purchases_daily(purchase, lo, hi) if purchase is not None else None,

@@ -47,6 +47,16 @@ def _charts(month: dict[str, Any]) -> list[charts.Chart]:
     return made
 
 
+def float_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per provider: what it last reported and what the books say (float:<provider>)."""
+    reported = {row["provider"]: row for row in report.get("provider_float") or []}
+    books = {row["provider"]: row["balance_kobo"] for row in report.get("ledger_float") or []}
+    return [
+        {"provider": name, "reported": reported.get(name), "ledger_kobo": books.get(name)}
+        for name in sorted(set(reported) | {name for name, balance in books.items() if balance})
+    ]
+
+
 def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     if not request.user.has_perm("backoffice.analytics_view"):
         return {"show_figures": False}
@@ -58,4 +68,6 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
         "today": today_report,
         "month": month_report,
         "charts": _charts(month_report),
+        "float_rows": float_rows(month_report),
+        "can_export": request.user.has_perm("backoffice.data_export"),
     }

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from accounts import lockout
 from accounts.errors import LoginLocked
 from backoffice import otp
+from backoffice.roles import STAFF_GROUPS
 from config import request_context
 
 
@@ -82,6 +83,15 @@ class ReasonForm(forms.Form):
 
 class KycTierForm(ReasonForm):
     tier = forms.TypedChoiceField(choices=[(tier, f"Tier {tier}") for tier in range(4)], coerce=int)
+
+
+class StaffRoleForm(ReasonForm):
+    group = forms.ChoiceField(
+        choices=[("", "Not staff (remove console access)"), *((group, group) for group in STAFF_GROUPS)],
+        required=False, label="Staff group",
+        help_text="What each group may do: docs/backoffice.md. A superuser is managed with manage.py.",
+    )
+    field_order = ["group", "reason"]
 
 
 class OtpTokenForm(forms.Form):

@@ -2,10 +2,11 @@
 sync, the `staff_groups_sync` command and the permission-matrix test all read.
 
 - support: reads users, purchases, deposits, webhooks and wallets; requeries purchases;
-  suspends and re-activates users; works disputes.
+  suspends and re-activates users; works disputes (requery, resolve as delivered; a refund
+  from a dispute also needs purchase_refund).
 - finance: reads the money (ledger, purchases, deposits, pricing, audit log); wallet credits
-  and debits and their second approval; requery, refunds and resolving flagged purchases;
-  re-processing deposits; exports; the dashboard figures.
+  and debits and their second approval; freezing wallets; requery, refunds and resolving
+  flagged purchases; re-processing deposits; exports; the dashboard figures.
 - admin: every view, every staff action, and the writes that configure the business:
   catalogue, provider plans, routing and switches, pricing rules, periodic tasks, staff
   two-factor devices.
@@ -42,6 +43,7 @@ GROUP_PERMISSIONS: dict[str, set[str]] = {
         "vtu.view_purchase",
         "vtu.view_purchaseevent",
         "vtu.view_providerattempt",
+        "vtu.view_dispute",
         "vtu.view_network",
         "vtu.view_dataplan",
         "payments.view_deposit",
@@ -67,6 +69,7 @@ GROUP_PERMISSIONS: dict[str, set[str]] = {
         "vtu.view_purchaseevent",
         "vtu.view_providerattempt",
         "vtu.view_providerstate",
+        "vtu.view_dispute",
         "payments.view_deposit",
         "payments.view_webhookevent",
         "payments.view_webhookdelivery",

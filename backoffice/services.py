@@ -1,4 +1,5 @@
-"""Writes of the back office itself: staff logins, two-factor devices, alert resolution.
+"""Writes of the back office itself: staff logins, two-factor devices, alert resolution,
+the record of CSV exports.
 
 Everything that changes another app's data goes through that app's services (user
 suspension: accounts.services; money: wallets, vtu, payments). Each function here owns its
@@ -7,6 +8,7 @@ transaction and its audit record.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django.db import transaction
@@ -72,3 +74,13 @@ def alerts_resolve(*, actor: Actor, alert_ids: list[int], reason: str) -> int:
             )
             resolved += 1
     return resolved
+
+
+def staff_export_record(*, actor: Actor, kind: str, date_from: date, date_to: date, rows: int) -> None:
+    """One audit row per CSV export (what, which days, how many rows when it started), written
+    before the file is sent: an export that fails half-way is still on record."""
+    with transaction.atomic():
+        audit_record(
+            action="staff.export", actor=actor, target_type="backoffice.export", target_id=kind,
+            changes={"kind": kind, "date_from": date_from, "date_to": date_to, "rows": rows},
+        )

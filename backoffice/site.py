@@ -84,8 +84,16 @@ class StaffAdminSite(admin.AdminSite):
         return super().index(request, context)
 
     def get_urls(self) -> list[URLPattern]:
-        own = [path("two-factor/", self.admin_view(self.otp_enrol_view), name="otp_enrol")]
+        own = [
+            path("two-factor/", self.admin_view(self.otp_enrol_view), name="otp_enrol"),
+            path("exports/", self.admin_view(self.export_view), name="exports"),
+        ]
         return own + super().get_urls()
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        from backoffice import exports
+
+        return exports.export_view(request, self)
 
     def otp_enrol_view(self, request: HttpRequest) -> HttpResponse:
         """A logged-in staff member sets up their own authenticator app: scan, type a code."""

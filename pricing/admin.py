@@ -8,8 +8,11 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from audit.services import Actor
 from config.errors import ApiError
@@ -46,13 +49,28 @@ class PricingRuleForm(forms.ModelForm):
         return None
 
 
+MARKUP_CHOICES = [("flat", "flat (kobo)"), ("percent", "percent (bps)"), ("discount", "discount (bps, airtime)")]
+
+
 class MarkupActionForm(ActionForm):
-    method = forms.ChoiceField(
-        required=False, choices=[("", "markup method..."), ("flat", "flat (kobo)"), ("percent", "percent (bps)"),
-                                 ("discount", "discount (bps, airtime)")],
-    )
+    method = forms.ChoiceField(required=False, choices=[("", "markup method..."), *MARKUP_CHOICES])
     amount_kobo = forms.IntegerField(required=False, min_value=0, label="kobo")
     rate_bps = forms.IntegerField(required=False, min_value=0, label="bps")
+    reason = forms.CharField(required=False, max_length=500, label="reason")
+
+
+class BulkMarkupForm(forms.Form):
+    """Every markup rule of a network and/or plan type (optionally one audience) at once."""
+
+    kind = forms.ChoiceField(choices=PricingRule.Kind.choices)
+    network = forms.ChoiceField(choices=PricingRule.Network.choices, required=False)
+    plan_type = forms.ChoiceField(choices=PricingRule.PlanType.choices, required=False)
+    audience = forms.ChoiceField(choices=[("", "Every audience"), *PricingRule.Audience.choices], required=False)
+    method = forms.ChoiceField(choices=MARKUP_CHOICES)
+    amount_kobo = forms.IntegerField(required=False, min_value=0, label="Flat markup (kobo)")
+    rate_bps = forms.IntegerField(required=False, min_value=0, label="Percent or discount (basis points)")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=500, strip=True,
+                             help_text="Required. Saved in the audit log with your name.")
 
 
 @admin.register(PricingRule)
@@ -94,6 +112,36 @@ class PricingRuleAdmin(admin.ModelAdmin):
         for rule_id in queryset.values_list("pk", flat=True):
             services.pricing_rule_delete(rule_id=rule_id, actor=Actor.for_user(request.user), reason="admin")
 
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view(self.bulk_markup_view)
+        return [path("bulk-markup/", view, name="pricing_pricingrule_bulk_markup"), *super().get_urls()]
+
+    def bulk_markup_view(self, request: HttpRequest) -> HttpResponse:
+        """Change the markup of every markup rule of a network and/or plan type (fixed prices
+        are left alone: pricing.services.pricing_rules_bulk_markup)."""
+        if not self.has_bulk_permission(request):
+            raise PermissionDenied
+        form = BulkMarkupForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                changed = services.pricing_rules_bulk_markup(
+                    kind=data["kind"], method=data["method"], network=data["network"], plan_type=data["plan_type"],
+                    audience=data["audience"], amount_kobo=data["amount_kobo"], rate_bps=data["rate_bps"],
+                    actor=Actor.from_request(request), reason=data["reason"],
+                )
+            except ApiError as error:
+                form.add_error(None, f"Nothing changed: {error.detail} {error.errors}")
+            else:
+                self.message_user(request, f"Markup set on {changed} rule(s).", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:pricing_pricingrule_changelist"))
+        context = {
+            **self.admin_site.each_context(request), "title": "Bulk markup by network or plan type", "opts": self.opts,
+            "form": form, "verb": "Set the markup", "target": None,
+            "intro": "Every flat, percent or discount rule in the scope gets this markup; fixed prices are left alone.",
+        }
+        return TemplateResponse(request, "backoffice/action_reason.html", context)
+
     def has_bulk_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(BULK_PERMISSION) or request.user.has_perm("pricing.change_pricingrule")
 
@@ -103,10 +151,14 @@ class PricingRuleAdmin(admin.ModelAdmin):
         method = request.POST.get("method") or ""
         amount = _integer(request.POST.get("amount_kobo"))
         rate = _integer(request.POST.get("rate_bps"))
+        reason = (request.POST.get("reason") or "").strip()
+        if not reason:
+            self.message_user(request, "Nothing changed: give a reason (saved in the audit log).", messages.ERROR)
+            return
         try:
             changed = services.pricing_rules_set_markup(
                 rule_ids=list(queryset.values_list("pk", flat=True)), method=method, amount_kobo=amount,
-                rate_bps=rate, actor=Actor.for_user(request.user), reason="admin bulk markup",
+                rate_bps=rate, actor=Actor.from_request(request), reason=reason,
             )
         except ApiError as error:
             self.message_user(request, f"Nothing changed: {error.detail} {error.errors}", messages.ERROR)

@@ -45,7 +45,8 @@ MODELS: dict[str, ModelAccess] = {
     "accounts.apikey": ModelAccess(view=SUPPORT_ADMIN, change=ADMIN_ONLY, actions={"revoke": ADMIN_ONLY}),
     "accounts.callbackendpoint": ModelAccess(view=SUPPORT_ADMIN, change=ADMIN_ONLY, actions={"enable": ADMIN_ONLY}),
     "accounts.callbackdelivery": _ro(S, A),
-    "accounts.kycsubmission": _ro(S, F, A),
+    # Deciding KYC goes with changing tiers (backoffice.user_kyc_tier_set).
+    "accounts.kycsubmission": ModelAccess(view=STAFF, actions={"approve": ADMIN_ONLY, "reject": ADMIN_ONLY}),
     # audit (read-only for everyone)
     "audit.auditlog": _ro(F, A),
     "audit.requestlog": _ro(S, A),
@@ -56,7 +57,8 @@ MODELS: dict[str, ModelAccess] = {
     "wallets.hold": _ro(S, F, A),
     "wallets.journal": _ro(F, A),
     "wallets.entry": _ro(F, A),
-    "wallets.adjustment": _ro(F, A),
+    "wallets.adjustment": ModelAccess(
+        view=FINANCE_ADMIN, actions={"approve_adjustments": FINANCE_ADMIN, "reject_adjustments": FINANCE_ADMIN}),
     "wallets.ledgercheck": _ro(F, A),
     # purchases and catalogue
     "vtu.purchase": ModelAccess(view=STAFF, actions={"requery_now": STAFF}),
@@ -65,11 +67,12 @@ MODELS: dict[str, ModelAccess] = {
     "vtu.dataplan": ModelAccess(view=SUPPORT_ADMIN, add=ADMIN_ONLY, change=ADMIN_ONLY),
     "vtu.providerplan": ModelAccess(view=ADMIN_ONLY, add=ADMIN_ONLY, change=ADMIN_ONLY),
     "vtu.route": ModelAccess(view=ADMIN_ONLY, add=ADMIN_ONLY, change=ADMIN_ONLY),  # switched off, never deleted
-    "vtu.providerstate": ModelAccess(view=FINANCE_ADMIN, change=ADMIN_ONLY),
+    "vtu.providerstate": ModelAccess(view=FINANCE_ADMIN, change=ADMIN_ONLY, actions={"reset_circuit": ADMIN_ONLY}),
+    "vtu.dispute": ModelAccess(view=STAFF, actions={"requery_disputes": STAFF}),
     # funding
     "payments.deposit": _ro(S, F, A),
     "payments.webhookdelivery": _ro(S, F, A),
-    "payments.webhookevent": _ro(S, F, A),
+    "payments.webhookevent": ModelAccess(view=STAFF, actions={"reprocess_events": FINANCE_ADMIN}),
     "payments.virtualaccount": _ro(S, F, A),
     # pricing
     "pricing.pricingrule": ModelAccess(
@@ -98,6 +101,25 @@ CUSTOM_ADMIN_URLS: dict[str, dict[str, int]] = {
     "accounts_user_suspend": {S: 200, F: 403, A: 200},
     "accounts_user_activate": {S: 200, F: 403, A: 200},
     "accounts_user_kyc_tier": {S: 403, F: 403, A: 200},
+    "accounts_user_staff_role": {S: 403, F: 403, A: 200},
+    # wallets: money pages (the sample is a customer wallet / a pending adjustment)
+    "wallets_ledgeraccount_adjust": {S: 403, F: 200, A: 200},
+    "wallets_ledgeraccount_freeze": {S: 403, F: 200, A: 200},
+    "wallets_ledgeraccount_unfreeze": {S: 403, F: 200, A: 200},
+    "wallets_ledgeraccount_statement": {S: 200, F: 200, A: 200},
+    "wallets_adjustment_approve": {S: 403, F: 200, A: 200},
+    "wallets_adjustment_reject": {S: 403, F: 200, A: 200},
+    # purchases and disputes
+    "vtu_purchase_requery": {S: 200, F: 200, A: 200},
+    "vtu_purchase_resolve": {S: 403, F: 200, A: 200},
+    "vtu_purchase_refund": {S: 403, F: 200, A: 200},
+    "vtu_dispute_requery": {S: 200, F: 200, A: 200},
+    "vtu_dispute_resolve": {S: 200, F: 200, A: 200},  # a refund from it also needs purchase_refund
+    # funding
+    "payments_deposit_resolve": {S: 403, F: 200, A: 200},
+    "payments_webhookevent_reprocess": {S: 403, F: 200, A: 200},
+    # pricing
+    "pricing_pricingrule_bulk_markup": {S: 403, F: 403, A: 200},
     "accounts_kycsubmission_document": {S: 404, F: 404, A: 404},  # the sample has no document file
     "otp_totp_totpdevice_config": {S: 403, F: 403, A: 200},
     "otp_totp_totpdevice_qrcode": {S: 403, F: 403, A: 200},
@@ -116,6 +138,7 @@ SITE_URLS: dict[str, dict[str, int]] = {
     "autocomplete": {**_LOGIN_REDIRECT, S: 403, F: 403, A: 403},  # no field named: refused
     "view_on_site": {**_LOGIN_REDIRECT, S: 404, F: 404, A: 404},  # no model has get_absolute_url
     "otp_enrol": {**_LOGIN_REDIRECT, S: 200, F: 200, A: 200},
+    "exports": {**_LOGIN_REDIRECT, S: 403, F: 200, A: 200},  # backoffice.data_export
     "app_list": {},
 }
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.tests.factories import UserFactory
 from config.models import Alert
 from payments.models import Deposit
-from vtu.models import Network, ProviderAttempt, ProviderState, Purchase
+from vtu.models import DataPlan, Dispute, Network, ProviderAttempt, ProviderState, Purchase
 from wallets.models import LedgerCheck
 
 LAGOS = ZoneInfo("Africa/Lagos")
@@ -30,12 +30,13 @@ def at(day_offset: int, hour: int, minute: int = 0) -> datetime:
 
 
 def purchase(user, network: str, provider: str, status: str, amount: int, cost: int, completed: datetime | None,
-             created: datetime | None = None, needs_review: bool = False) -> Purchase:
+             created: datetime | None = None, needs_review: bool = False, plan: str = "", channel: str = "web") -> Purchase:
     n = next(_seq)
     created = created or completed or at(0, 9)
     return Purchase.objects.create(
-        reference=f"KF{n:06d}", hold_reference=f"hold:KF{n:06d}", user=user, product="airtime",
-        network=Network.objects.get(code=network), phone="+2348031234567", face_value_kobo=amount,
+        reference=f"KF{n:06d}", hold_reference=f"hold:KF{n:06d}", user=user, product="data" if plan else "airtime",
+        plan=DataPlan.objects.get(code=plan) if plan else None, channel=channel,
+        network=Network.objects.get(code=network), phone="+2348031234567", face_value_kobo=None if plan else amount,
         amount_kobo=amount, cost_kobo=cost, margin_kobo=amount - cost, status=status, provider=provider,
         created_at=created, completed_at=completed, needs_review_at=at(0, 10) if needs_review else None,
     )
@@ -61,8 +62,8 @@ def build() -> None:
     user = UserFactory()
     # Purchases completed on D (Lagos). One at 00:30 Lagos is 23:30 UTC the day before.
     p1 = purchase(user, "MTN", "amigo", "successful", 10_000, 9_700, at(0, 10))
-    p2 = purchase(user, "MTN", "amigo", "successful", 20_000, 19_400, at(0, 23, 30))
-    p3 = purchase(user, "GLO", "vtpass", "successful", 5_000, 4_800, at(0, 0, 30))
+    p2 = purchase(user, "MTN", "amigo", "successful", 20_000, 19_400, at(0, 23, 30), plan="MTN_1GB_30D")
+    p3 = purchase(user, "GLO", "vtpass", "successful", 5_000, 4_800, at(0, 0, 30), channel="api")
     p4 = purchase(user, "MTN", "vtpass", "failed", 10_000, 9_700, at(0, 12))
     # D-1: one reversed by the provider, one refunded by staff, one successful.
     purchase(user, "AIRTEL", "amigo", "reversed", 30_000, 29_000, at(-1, 9))
@@ -96,7 +97,30 @@ def build() -> None:
     LedgerCheck.objects.create(ok=False, finding_count=2, started_at=at(0, 8), finished_at=at(0, 8, 1))
     LedgerCheck.objects.create(ok=True, finding_count=0, started_at=at(0, 9))  # still running: not the latest result
 
+    # Disputes: one open since D 11:00, one decided.
+    Dispute.objects.create(purchase=p1, user=user, reason="no airtime", created_at=at(0, 11))
+    Dispute.objects.create(purchase=p7, user=user, reason="late", status="delivered", evidence="provider ref X",
+                           resolution_reason="delivered at 11:02", resolved_at=at(0, 12), created_at=at(-1, 12))
+    ledger_float_postings(user)
+
     now = timezone.now()
     Alert.objects.create(kind="low_float", dedupe_key="kf:float", severity="critical", message="amigo float low", last_seen_at=now)
     Alert.objects.create(kind="sla", dedupe_key="kf:sla", severity="warning", message="1 purchase past SLA", last_seen_at=now)
     Alert.objects.create(kind="old", dedupe_key="kf:old", severity="warning", message="resolved", resolved_at=now)
+
+
+def ledger_float_postings(user) -> None:
+    """Real postings on the float accounts (the ledger's view of provider float): amigo gets
+    29,000 and 9,700 captured, the 9,700 one then reversed by the provider; vtpass 4,800."""
+    from wallets.services import Leg, hold_capture, hold_place, journal_reverse, system_account
+    from wallets.tests.factories import fund_wallet, wallet_for
+
+    fund_wallet(user, 100_000, reference="KF-FLOAT")
+    wallet = wallet_for(user)
+    revenue = system_account("revenue").pk
+    for ref, provider, price, cost in [("KFL1", "amigo", 30_000, 29_000), ("KFL2", "amigo", 10_000, 9_700),
+                                       ("KFL3", "vtpass", 5_000, 4_800)]:
+        hold_place(account_id=wallet.pk, amount_kobo=price, reference=f"hold:{ref}")
+        legs = [Leg(system_account(f"float:{provider}").pk, cost), Leg(revenue, price - cost)]
+        hold_capture(reference=f"hold:{ref}", key=f"capture:{ref}", credit_legs=legs)
+    journal_reverse(original_key="capture:KFL2", key="reversal:KFL2", memo="provider reversed KFL2")

@@ -32,7 +32,19 @@ NOW_FIGURES = {
         {"provider": "vtpass", "success": 1, "failed": 1, "open": 0, "success_rate_bps": 5000},
     ],
     "unavailable": [],
+    "disputes": {"open": 1, "oldest_open_at": "2026-11-20T10:00:00+00:00"},
 }
+# The books' float per provider (known_fixture.ledger_float_postings); every other float
+# account the migrations created is at zero.
+LEDGER_FLOAT = {"amigo": 29_000, "vtpass": 4_800}
+
+
+def with_ledger_float(expected: dict) -> dict:
+    from wallets.models import LedgerAccount
+
+    names = sorted(code.removeprefix("float:") for code in
+                   LedgerAccount.objects.filter(code__startswith="float:").values_list("code", flat=True))
+    return {**expected, "ledger_float": [{"provider": name, "balance_kobo": LEDGER_FLOAT.get(name, 0)} for name in names]}
 
 
 def _day(day: date, sales=0, margin=0, delivered=0, failed=0, deposits=0) -> dict:
@@ -50,6 +62,14 @@ EXPECTED_TODAY = {
     "success_by_network": [
         {"network": "GLO", "delivered": 1, "failed": 0, "success_rate_bps": 10_000},
         {"network": "MTN", "delivered": 2, "failed": 1, "success_rate_bps": 6666},
+    ],
+    "sales_by_product": [
+        {"product": "airtime", "sales_count": 2, "sales_kobo": 15_000, "margin_kobo": 500},
+        {"product": "data", "sales_count": 1, "sales_kobo": 20_000, "margin_kobo": 600},
+    ],
+    "sales_by_channel": [
+        {"channel": "api", "sales_count": 1, "sales_kobo": 5_000, "margin_kobo": 200},
+        {"channel": "web", "sales_count": 2, "sales_kobo": 30_000, "margin_kobo": 900},
     ],
     "deposits": {"count": 1, "credited_kobo": 100_000, "fee_kobo": 1_500, "reversed_count": 0},
     "deposits_by_gateway": [{"gateway": "paystack", "count": 1, "credited_kobo": 100_000, "fee_kobo": 1_500, "reversed_count": 0}],
@@ -74,6 +94,14 @@ EXPECTED_MONTH = {
         {"network": "GLO", "delivered": 2, "failed": 0, "success_rate_bps": 10_000},
         {"network": "MTN", "delivered": 2, "failed": 1, "success_rate_bps": 6666},
     ],
+    "sales_by_product": [
+        {"product": "airtime", "sales_count": 3, "sales_kobo": 65_000, "margin_kobo": 2_500},
+        {"product": "data", "sales_count": 1, "sales_kobo": 20_000, "margin_kobo": 600},
+    ],
+    "sales_by_channel": [
+        {"channel": "api", "sales_count": 1, "sales_kobo": 5_000, "margin_kobo": 200},
+        {"channel": "web", "sales_count": 3, "sales_kobo": 80_000, "margin_kobo": 2_900},
+    ],
     "deposits": {"count": 4, "credited_kobo": 380_000, "fee_kobo": 2_250, "reversed_count": 1},
     "deposits_by_gateway": [
         {"gateway": "flutterwave", "count": 1, "credited_kobo": 30_000, "fee_kobo": 0, "reversed_count": 1},
@@ -94,11 +122,11 @@ def fixture_day(monkeypatch):
 
 
 def test_the_report_for_today_is_exact(fixture_day):
-    assert analytics.report(start=D, end=D) == EXPECTED_TODAY
+    assert analytics.report(start=D, end=D) == with_ledger_float(EXPECTED_TODAY)
 
 
 def test_the_report_for_thirty_days_is_exact(fixture_day):
-    assert analytics.report(start=MONTH_START, end=D) == EXPECTED_MONTH
+    assert analytics.report(start=MONTH_START, end=D) == with_ledger_float(EXPECTED_MONTH)
 
 
 def test_an_empty_range_has_zeros_and_no_rates(fixture_day):
@@ -112,11 +140,11 @@ def test_the_api_answers_the_same_figures(fixture_day):
     client = authenticate(APIClient(), staff_user("finance"))
     response = client.get("/api/v1/admin/analytics", {"date_from": MONTH_START.isoformat(), "date_to": D.isoformat()})
     assert response.status_code == 200
-    assert response.json() == EXPECTED_MONTH
+    assert response.json() == with_ledger_float(EXPECTED_MONTH)
     default = client.get("/api/v1/admin/analytics")  # the last 30 Lagos days
-    assert default.json() == EXPECTED_MONTH
+    assert default.json() == with_ledger_float(EXPECTED_MONTH)
     today = client.get("/api/v1/admin/analytics", {"date_from": D.isoformat(), "date_to": D.isoformat()})
-    assert today.json() == EXPECTED_TODAY
+    assert today.json() == with_ledger_float(EXPECTED_TODAY)
 
 
 @pytest.mark.parametrize(
@@ -145,8 +173,8 @@ def test_the_dashboard_shows_the_same_figures_and_charts(fixture_day, client):
     client.force_login(staff_user("finance"))
     response = client.get("/admin/")
     assert response.status_code == 200
-    assert response.context["today"] == EXPECTED_TODAY
-    assert response.context["month"] == EXPECTED_MONTH
+    assert response.context["today"] == with_ledger_float(EXPECTED_TODAY)
+    assert response.context["month"] == with_ledger_float(EXPECTED_MONTH)
     html = response.content.decode()
     assert _card(html, "today-sales") == "₦350.00"
     assert _card(html, "today-margin") == "₦11.00"

@@ -119,11 +119,62 @@ def _totp_device() -> Any:
     return TOTPDevice.objects.create(user=UserFactory(is_staff=True, pin=""), name="phone", confirmed=True)
 
 
+def _wallet() -> Any:
+    from wallets.services import wallet_get_or_create
+
+    return wallet_get_or_create(user_id=UserFactory().pk)
+
+
+def _pending_adjustment() -> Any:
+    from django.conf import settings
+
+    from audit.services import Actor
+    from wallets.services import adjustment_request
+
+    return adjustment_request(
+        staff=Actor.for_user(UserFactory(is_staff=True, pin="")), account_id=_wallet().pk, direction="credit",
+        amount_kobo=settings.ADJUSTMENT_APPROVAL_THRESHOLD_KOBO + 1, reason="matrix sample",
+    )
+
+
+def _purchase() -> Any:
+    from backoffice.tests.known_fixture import purchase
+
+    return purchase(UserFactory(), "MTN", "amigo", "successful", 10_000, 9_700, dt.datetime.now(dt.UTC))
+
+
+def _dispute() -> Any:
+    from vtu.models import Dispute
+
+    bought = _purchase()
+    return Dispute.objects.create(purchase=bought, user=bought.user, reason="matrix sample")
+
+
+def _deposit() -> Any:
+    from payments.models import Deposit
+
+    return Deposit.objects.create(user=UserFactory(), gateway="paystack", reference=f"MX{UserFactory().pk}",
+                                  amount_kobo=10_000, status="needs_review")
+
+
+def _webhook_event() -> Any:
+    from payments.models import WebhookEvent
+
+    return WebhookEvent.objects.create(gateway="paystack", dedupe_key=f"mx-{UserFactory().pk}", event_type="charge.success",
+                                       kind="payment")
+
+
 # model label -> a factory for an object the custom URLs (and object pages) are requested with.
 SAMPLES: dict[str, Callable[[], Any]] = {
     "accounts.user": lambda: UserFactory(),
     "accounts.kycsubmission": _kyc_submission,
     "otp_totp.totpdevice": _totp_device,
+    "wallets.ledgeraccount": _wallet,
+    "wallets.adjustment": _pending_adjustment,
+    "vtu.purchase": _purchase,
+    "vtu.dispute": _dispute,
+    "payments.deposit": _deposit,
+    "payments.webhookevent": _webhook_event,
 }
 
 

@@ -278,12 +278,16 @@ def test_admin_refuses_a_bad_rule_with_a_form_error(admin_client):
 @pytest.mark.django_db
 def test_admin_bulk_markup_action(admin_client, no_rules):
     first, second = RuleFactory(network="MTN", rate_bps=1000), RuleFactory(network="MTN", audience="reseller", rate_bps=500)
+    form = {"action": "set_markup", "_selected_action": [first.pk, second.pk], "method": "percent", "rate_bps": "900",
+            "amount_kobo": ""}
 
-    response = admin_client.post(admin_url(), {
-        "action": "set_markup", "_selected_action": [first.pk, second.pk], "method": "percent", "rate_bps": "900",
-        "amount_kobo": "",
-    })
+    without_reason = admin_client.post(admin_url(), form)  # the back office asks for a reason
+    assert without_reason.status_code == 302
+    assert set(PricingRule.objects.values_list("rate_bps", flat=True)) == {1000, 500}
+    assert not AuditLog.objects.filter(action="pricing_rule.bulk_update").exists()
+
+    response = admin_client.post(admin_url(), {**form, "reason": "MTN cost up"})
 
     assert response.status_code == 302
     assert set(PricingRule.objects.values_list("rate_bps", flat=True)) == {900}
-    assert AuditLog.objects.filter(action="pricing_rule.bulk_update").count() == 1
+    assert AuditLog.objects.get(action="pricing_rule.bulk_update").reason == "MTN cost up"
