@@ -24,7 +24,7 @@ from config.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from config.api.idempotency import idempotent
 from config.api.pagination import CursorPagination
 from config.api.parsing import parse
-from config.api.permissions import IsStaff
+from config.api.permissions import HasStaffPermission
 from config.errors import ApiError
 from vtu import selectors
 from vtu.models import ProductKind, Purchase
@@ -199,7 +199,9 @@ class PurchaseDetailApi(APIView):
 
 
 class DataSyncApi(APIView):
-    permission_classes = [IsStaff]
+    # Staff (never an API key) who manage providers: a sync rewrites costs and may suspend plans.
+    permission_classes = [HasStaffPermission]
+    staff_permission = "backoffice.provider_manage"
 
     class InputSerializer(serializers.Serializer):
         provider = StrictCharField(required=False, max_length=32, help_text="One provider; all routed ones if absent")

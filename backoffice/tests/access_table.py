@@ -170,6 +170,8 @@ STAFF_API: dict[str, dict[str, dict[str, int | str]]] = {
     "admin-wallet-unfreeze": {"POST": _api(F, A, status=400)},
     # pricing: finance reads, admin changes
     "admin-pricing": {"GET": _api(F, A, status=200), "POST": _api(A, status=400)},
+    # staff-only endpoints outside /admin/ (found by their permission class)
+    "data-sync": {"POST": _api(A, status=200)},  # backoffice.provider_manage; no routes in the test database: syncs none
 }
 
 # Where an app's page or endpoint does not (yet) enforce the policy above: cell -> what it

@@ -35,6 +35,7 @@ from accounts.models import KYCSubmission, User
 from accounts.tests.factories import UserFactory
 from backoffice.tests.access_table import CUSTOM_ADMIN_URLS, KNOWN_GAPS, MODELS, OK, SITE_URLS, STAFF_API, ModelAccess
 from backoffice.tests.factories import ROLES, user_for_role
+from config.api.permissions import IsStaff
 from conftest import authenticate
 
 pytestmark = pytest.mark.django_db
@@ -83,12 +84,18 @@ def custom_url_owner() -> dict[str, Any]:
     return owners
 
 
+def _staff_only(view_class: Any) -> bool:
+    return any(isinstance(cls, type) and issubclass(cls, IsStaff) for cls in getattr(view_class, "permission_classes", ()))
+
+
 def staff_api_routes() -> dict[str, tuple[str, Any]]:
-    """url name -> (route, view class) for every URL under /api/v1/admin/."""
+    """url name -> (route, view class) for every URL under /api/v1/admin/, and every other API
+    view whose permissions are staff-only (IsStaff or a subclass)."""
     routes = {}
     for route, pattern in _walk(get_resolver().url_patterns):
-        if route.startswith(STAFF_API_PREFIX):
-            routes[pattern.name or route] = (route, getattr(pattern.callback, "view_class", None))
+        view_class = getattr(pattern.callback, "view_class", None)
+        if route.startswith(STAFF_API_PREFIX) or (route.startswith("api/") and _staff_only(view_class)):
+            routes[pattern.name or route] = (route, view_class)
     return routes
 
 
