@@ -58,7 +58,7 @@ def object_action(
     """GET: the form. POST: validate, `call(cleaned_data)` (the service; returns the message
     to show), redirect to `done_url`. A service refusal (ApiError) is shown on the form and
     nothing is done."""
-    form = form_class(request.POST or None, initial=initial)
+    form = form_class(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             message = call(form.cleaned_data)
@@ -94,5 +94,8 @@ def bulk_action(
 def _explain(error: ApiError) -> str:
     if not error.errors:
         return str(error.detail)
-    fields = "; ".join(f"{field}: {' '.join(map(str, problems))}" for field, problems in error.errors.items())
+    fields = "; ".join(
+        f"{field}: {' '.join(map(str, problems)) if isinstance(problems, (list, tuple)) else problems}"
+        for field, problems in error.errors.items()
+    )
     return f"{error.detail} ({fields})"

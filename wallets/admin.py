@@ -81,6 +81,12 @@ class AdjustmentForm(ReasonForm):
     )
     field_order = ["direction", "amount", "bank_reference", "reason"]
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("bank_reference") and data.get("direction") != Adjustment.Direction.CREDIT:
+            self.add_error("bank_reference", "A bank reference goes with a credit only.")
+        return data
+
 
 class StatementForm(forms.Form):
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))

@@ -107,8 +107,11 @@ def adjustment_reject(*, staff: Actor, adjustment_id: int, reason: str) -> Adjus
     staff_id = _require_staff(staff)
     with transaction.atomic():
         adjustment = _pending_for_update(adjustment_id)
+        # The requester withdrawing their own request is not a checker's decision: decided_by
+        # stays empty (CHECK adjustment_maker_is_not_checker), and the audit row names them.
+        decided_by_id = None if adjustment.requested_by_id == staff_id else staff_id
         Adjustment.objects.filter(pk=adjustment.pk).update(
-            status=Adjustment.Status.REJECTED, decided_by_id=staff_id, decided_at=clock.now(), decision_reason=reason
+            status=Adjustment.Status.REJECTED, decided_by_id=decided_by_id, decided_at=clock.now(), decision_reason=reason
         )
         audit_record(action="adjustment.reject", actor=staff, target=adjustment, reason=reason)
     adjustment.refresh_from_db()
