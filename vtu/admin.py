@@ -21,7 +21,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
@@ -452,7 +452,7 @@ class DisputeAdmin(ReadOnlyAdmin):
     list_filter = (DisputeStatusFilter,)
     search_fields = ("=purchase__reference", "user__email", "=purchase__phone")
     list_select_related = ("purchase", "user")
-    ordering = ("resolved_at", "id")  # open (no decision yet) first, oldest first
+    ordering = (F("resolved_at").asc(nulls_first=True), "id")  # open (undecided) first, oldest first
     actions = ("requery_disputes",)
     change_form_template = "admin/vtu/dispute/change_form.html"
     readonly_fields = ("purchase_summary",)
