@@ -123,6 +123,16 @@ def test_parallel_wrong_pins_get_no_more_answers_than_the_limit():
 
 
 @pytest.mark.django_db(transaction=True)
+def test_parallel_right_pins_all_pass():
+    """A reseller's app sends many purchases at once with the right PIN: none is refused."""
+    user = UserFactory()
+    outcomes = _race_pins(user.pk, [PIN] * 20)
+    assert outcomes == ["ok"] * 20
+    user.refresh_from_db()
+    assert user.pin_failed_attempts == 0 and user.pin_locked_until is None
+
+
+@pytest.mark.django_db(transaction=True)
 def test_parallel_pin_change_requests_with_wrong_current_pin_lock_at_the_limit():
     user = UserFactory()
     barrier = threading.Barrier(12)
