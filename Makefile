@@ -25,6 +25,7 @@ run: $(VENV)/.installed-run
 ## make test: the whole suite on PostgreSQL and Redis (DATABASE_URL / REDIS_URL, else 127.0.0.1)
 test: $(VENV)/.installed-dev
 	$(BIN)/python scripts/check_services.py
+	./scripts/ensure_chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make bench: every benchmark on dedicated PostgreSQL databases (vtu_bench_*), gunicorn + Celery +
