@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-APPS_IN_ORDER = ["accounts", "wallets", "pricing", "vtu", "payments"]
+APPS_IN_ORDER = ["accounts", "wallets", "pricing", "vtu", "payments", "backoffice"]
 
 
 class Command(BaseCommand):
