@@ -16,6 +16,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
@@ -70,6 +71,8 @@ class DepositAdmin(ReadOnlyAdmin):
     list_select_related = ("user",)
     readonly_fields = ("events_and_verdicts",)
     change_form_template = "admin/payments/deposit/change_form.html"
+    # Read-only, but Django still builds a form for the page: name the URL scheme it assumes.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     @admin.display(description="amount", ordering="amount_kobo")
     def amount(self, deposit: Deposit) -> str:

@@ -1,7 +1,10 @@
-"""Staff actions that exist today leave exactly the audit rows they should, and a refused
-one leaves none marked as done. The walk over every money action of every app is the next
-phase's (docs/backoffice.md); this covers what is built: user standing and KYC tier, staff
-wallet adjustments (with the second approval) and wallet freezes."""
+"""Staff actions leave exactly the audit rows they should, and a refused one leaves none
+marked as done: user standing and KYC tier, staff wallet adjustments (with the second
+approval) and wallet freezes here. The console's other money actions assert their rows where
+they are tested: purchase requery / resolve / refund and disputes (test_console_purchases.py,
+vtu/tests/test_disputes.py), credits, debits, approvals, rejections and freezes from the
+pages (test_console_wallets.py), deposit decisions and event re-processing
+(test_console_funding.py), circuit resets, staff roles and exports."""
 
 from __future__ import annotations
 
