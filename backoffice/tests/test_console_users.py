@@ -120,3 +120,35 @@ def test_the_same_role_again_changes_nothing(user):
     assert list(AuditLog.objects.filter(action="staff.role_set").values_list("reason", flat=True)) == [
         "moved to finance", "hired"]  # newest first (the model's ordering)
     assert Group.objects.get(name="support").user_set.count() == 0
+
+
+# --- KYC decisions ----------------------------------------------------------------------------
+
+
+def _submission(user):
+    import datetime as dt
+
+    from accounts.models import KYCSubmission
+
+    return KYCSubmission.objects.create(
+        user=user, id_type="bvn", id_number_masked="*******1234", id_number_hmac="1" * 64,
+        date_of_birth=dt.date(1990, 1, 1), requested_tier=2,
+    )
+
+
+def test_the_admin_group_decides_kyc_and_others_cannot(user):
+    submission = _submission(user)
+    changelist = reverse("admin:accounts_kycsubmission_changelist")
+    form = {"action": "approve", "_selected_action": [submission.pk], "apply": "1", "reason": "BVN matches", "tier": "2"}
+
+    for group in ("support", "finance"):
+        assert browser(group).post(changelist, form).status_code == 200  # no such action for them: the list again
+    submission.refresh_from_db()
+    user.refresh_from_db()
+    assert (submission.status, user.kyc_tier) == ("pending", 0) and not AuditLog.objects.filter(action="kyc.approve").exists()
+
+    assert browser("admin").post(changelist, form).status_code == 302
+    submission.refresh_from_db()
+    user.refresh_from_db()
+    assert (submission.status, user.kyc_tier) == ("approved", 2)
+    assert AuditLog.objects.get(action="kyc.approve").reason == "BVN matches"
