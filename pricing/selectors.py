@@ -26,15 +26,21 @@ class PriceItem:
     face_value_kobo: int | None = None
 
 
-def candidate_rules(*, audience: Audience, kinds: Iterable[str], networks: Iterable[str], at: datetime) -> list[PricingRule]:
+def candidate_rules(
+    *, audience: Audience, kinds: Iterable[str], networks: Iterable[str], at: datetime, every_user: bool = False
+) -> list[PricingRule]:
     """Active rules in their window that could apply to this audience for these kinds and
-    networks; the exact choice is made in Python (pricing/rules.py)."""
+    networks; the exact choice is made in Python (pricing/rules.py, which also matches a
+    one-user rule to its user). `every_user` includes the one-user rules of all users, for a
+    cache shared by every caller of a role (one-user rules are few)."""
     who = Q(audience=PricingRule.Audience.CUSTOMER)
     if audience.role == "reseller":
         who |= Q(audience=PricingRule.Audience.RESELLER)
     if audience.via_api_key:
         who |= Q(audience=PricingRule.Audience.API_PARTNER)
-    if audience.user_id is not None:
+    if every_user:
+        who |= Q(audience=PricingRule.Audience.USER)
+    elif audience.user_id is not None:
         who |= Q(audience=PricingRule.Audience.USER, user_id=audience.user_id)
     queryset = PricingRule.objects.filter(
         who,

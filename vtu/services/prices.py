@@ -47,11 +47,16 @@ def quote(
 
 
 def _candidates(audience: Audience, product: ProductKey, now: object, ttl: float) -> list:
-    key = (audience, product.kind, product.network)
+    # Keyed by role and channel, not by user: with thousands of customers a per-user key
+    # would miss on nearly every request. One-user rules of every user ride along (they are
+    # few) and pricing's own audience match picks the caller's.
+    key = (audience.role, audience.via_api_key, product.kind, product.network)
     entry = _rules.get(key)
     if entry is not None and time.monotonic() - entry[0] < ttl:
         return entry[1]
-    rules = candidate_rules(audience=audience, kinds={product.kind}, networks={product.network}, at=now)
+    rules = candidate_rules(
+        audience=audience, kinds={product.kind}, networks={product.network}, at=now, every_user=True
+    )
     with _lock:
         if len(_rules) >= MAX_ENTRIES:
             _rules.clear()

@@ -42,6 +42,9 @@ def test_cached_quote_matches_pricing_case_by_case(settings):
         Audience(role="customer", user_id=None, via_api_key=False),
         Audience(role="reseller", user_id=None, via_api_key=False),
         Audience(role="customer", user_id=user.pk, via_api_key=True),
+        # Same role and channel as the line above, so the same cached rules: the one-user
+        # rule must still not reach another user.
+        Audience(role="customer", user_id=UserFactory().pk, via_api_key=True),
     ]
     products = [
         (ProductKey("data", "MTN", "sme", "MTN_1GB_30D"), 20_000, None),  # fixed price
