@@ -23,7 +23,7 @@ from accounts import phones
 from accounts.errors import InvalidPhoneNumber
 from audit.admin_actions import ReasonForm, object_action, require_perm
 from audit.services import Actor
-from config.errors import ApiError, InvalidState
+from config.errors import ApiError
 from vtu import disputes
 from vtu.admin import ReadOnlyAdmin, ReadOnlyInline, change_url, naira, provider_json, redacted_url
 from vtu.models import Dispute, ProviderAttempt, ProviderCall, Purchase, PurchaseEvent
@@ -184,7 +184,6 @@ class PurchaseAdmin(ReadOnlyAdmin):
         purchase = self._purchase(pk)
 
         def call(data: dict[str, Any]) -> str:
-            _ensure_flagged(purchase)
             done = staff.purchase_resolve(staff=Actor.from_request(request), reference=purchase.reference,
                                           delivered=data["delivered"], reason=data["reason"])
             return f"{done.reference} resolved: {done.status}."
@@ -207,15 +206,6 @@ class PurchaseAdmin(ReadOnlyAdmin):
                  "account. Only a successful (delivered) purchase can be refunded; the provider keeps its payment.")
         return object_action(request, self, target=purchase, verb="Refund", form_class=ReasonForm, call=call,
                              done_url=change_url(purchase), intro=intro)
-
-
-def _ensure_flagged(purchase: Purchase) -> None:
-    """Staff resolve only what the system gave up on: a processing purchase past its SLA."""
-    fresh = Purchase.objects.filter(pk=purchase.pk).values("status", "needs_review_at").first()
-    if fresh is None or fresh["status"] != Purchase.Status.PROCESSING or fresh["needs_review_at"] is None:
-        state = fresh["status"] if fresh else "gone"
-        raise InvalidState(f"Only a purchase flagged for review can be resolved by hand; this one is {state} and "
-                           "not flagged. Requery it instead.")
 
 
 @admin.register(ProviderCall)

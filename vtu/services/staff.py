@@ -81,13 +81,17 @@ def purchase_refund(*, staff: Actor, reference: str, reason: str) -> Purchase:
 
 
 def purchase_resolve(*, staff: Actor, reference: str, delivered: bool, reason: str) -> Purchase:
-    """Staff settle a processing purchase the providers cannot (no requery, past SLA):
+    """Staff settle a flagged purchase the providers cannot (no requery, past its SLA):
     delivered -> capture at the open attempt's provider and cost; not delivered -> release.
     Staff must have checked with the provider: this is the decision the code refuses to guess."""
     reason = _reason(reason)
     purchase = _get(reference)
     if purchase.status != Status.PROCESSING:
         raise InvalidState(f"Only a processing purchase can be resolved; this one is {purchase.status}.")
+    if purchase.needs_review_at is None:
+        # Staff resolve only what the system gave up on (past its SLA, flagged); before that
+        # the requery engine is still working on it and a hand decision would race it.
+        raise InvalidState("Only a purchase flagged for review can be resolved by hand; requery it instead.")
     attempt = ProviderAttempt.objects.filter(purchase=purchase).order_by("-number").first()
     if delivered and (attempt is None or not attempt.is_open):
         raise InvalidState("No open provider attempt: nothing outstanding can have been delivered.")

@@ -67,6 +67,12 @@ def test_refund_needs_a_reason_and_a_successful_purchase(buyer, world, vtu_clock
 def test_resolve_a_stuck_purchase(buyer, world, vtu_clock, delivered, status, balance):
     world.script("alpha", "lost")
     purchase = buy(buyer)
+    with pytest.raises(ApiError) as not_flagged:
+        staff.purchase_resolve(staff=STAFF, reference=purchase.reference, delivered=delivered, reason="too early")
+    assert not_flagged.value.code == "INVALID_STATE"
+    assert not AuditLog.objects.filter(action="purchase.resolve").exists()
+    assert wallet_state(buyer) == (1_000_000, PRICE)
+    Purchase.objects.filter(pk=purchase.pk).update(needs_review_at=vtu_clock())
 
     staff.purchase_resolve(staff=STAFF, reference=purchase.reference, delivered=delivered, reason="checked on the portal")
 
