@@ -127,6 +127,8 @@ def run_in_transaction(work: Callable[[], T]) -> T:
     times with jitter. A savepoint rollback releases the locks taken inside it, so the retry
     also works nested. After the last try the client gets 503 SERVICE_UNAVAILABLE, never a
     deadlock error."""
+    if _inside_caller_transaction():
+        return _run_in_caller_transaction(work)
     attempts = max(1, settings.WALLET_DEADLOCK_RETRIES)
     for attempt in range(1, attempts + 1):
         try:
@@ -143,6 +145,29 @@ def run_in_transaction(work: Callable[[], T]) -> T:
                 raise LedgerBusy("The wallet is busy; retry the request.") from exc
             time.sleep(random.uniform(0.002, 0.02) * attempt)  # jitter so the retries don't collide again
     raise AssertionError("unreachable")
+
+
+def _inside_caller_transaction() -> bool:
+    """An application transaction is open around us (Django's TestCase blocks don't count:
+    they stand for the autocommit a request would have)."""
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+
+
+def _run_in_caller_transaction(work: Callable[[], T]) -> T:
+    """Inside the caller's transaction (a purchase created with its hold, a capture recorded
+    with its purchase): no savepoint, which saves two round trips on every purchase, and so
+    no retry either; a deadlock or lock timeout rolls the caller's transaction back and the
+    client gets 503 SERVICE_UNAVAILABLE (a worker's requery settles a capture later)."""
+    with transaction.atomic(savepoint=False):
+        _arm_lock_timeout()
+        try:
+            return work()
+        except OperationalError as exc:
+            if _sqlstate(exc) in RETRYABLE_SQLSTATES:
+                raise LedgerBusy("The wallet is busy; retry the request.") from exc
+            raise
+        finally:
+            connection.wallets_lock_timeout_pending = False  # type: ignore[attr-defined]
 
 
 # --- validation ---------------------------------------------------------------------------
