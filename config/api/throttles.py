@@ -5,6 +5,8 @@ Inbound gateway webhooks are plain Django views and never pass through these.
 
 from __future__ import annotations
 
+import hashlib
+
 from rest_framework import throttling
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
@@ -69,7 +71,9 @@ class LoginEmailThrottle(LiveRatesMixin, throttling.SimpleRateThrottle):
         email = request.data.get("email") if hasattr(request, "data") and isinstance(request.data, dict) else None
         if not isinstance(email, str) or not email:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": email.strip().lower()[:254]}
+        # Hashed: an e-mail field can carry any characters, and raw ones make awkward cache keys.
+        digest = hashlib.sha256(email.strip().lower().encode("utf-8", "replace")).hexdigest()[:32]
+        return self.cache_format % {"scope": self.scope, "ident": digest}
 
 
 class RegisterThrottle(IPScopedThrottle):
