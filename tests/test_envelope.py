@@ -82,3 +82,30 @@ def test_throttled_is_429_with_retry_after(api_client, settings):
     response = api_client.post("/api/v1/auth/login", {"email": "x@example.com", "password": "nope-nope"}, format="json")
     _assert_envelope(response, 429, "THROTTLED")
     assert int(response["Retry-After"]) >= 1
+
+
+def test_login_is_throttled_per_email_across_ips(settings):
+    from rest_framework.test import APIClient
+
+    rates = dict(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], login_email="2/min")
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    body = {"email": "Target@Example.com", "password": "nope-nope"}
+    for ip in ("10.1.0.1", "10.1.0.2"):
+        APIClient(REMOTE_ADDR=ip).post("/api/v1/auth/login", body, format="json")
+    third = APIClient(REMOTE_ADDR="10.1.0.3").post(
+        "/api/v1/auth/login", {**body, "email": "target@example.com"}, format="json"
+    )
+    _assert_envelope(third, 429, "THROTTLED")
+    other = APIClient(REMOTE_ADDR="10.1.0.3").post("/api/v1/auth/login", {**body, "email": "x@example.com"}, format="json")
+    assert other.status_code == 401
+
+
+def test_register_is_throttled_per_ip(api_client, settings):
+    rates = dict(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], register="1/min")
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    api_client.post("/api/v1/auth/register", {"email": "a1@example.com", "password": "a-long-pass-77"}, format="json")
+    second = api_client.post("/api/v1/auth/register", {"email": "a2@example.com", "password": "a-long-pass-77"}, format="json")
+    _assert_envelope(second, 429, "THROTTLED")
+    from accounts.models import User
+
+    assert list(User.objects.values_list("email", flat=True)) == ["a1@example.com"]
