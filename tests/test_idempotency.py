@@ -147,3 +147,26 @@ def test_concurrent_requests_with_one_key_run_the_handler_once():
     assert statuses.count(201) >= 1
     assert set(statuses) <= {201, 409}
     assert IdempotencyRecord.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_relaxed_commit_applies_to_the_record_only():
+    """The claim commits without waiting for the WAL flush, and the setting never leaks into
+    the connection's later transactions (a purchase or a transfer must commit durably)."""
+    from config.api.idempotency import _insert
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+    assert _insert(owner="user:1", key="k", method="POST", path="/x", fingerprint="f", now=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+    from django.db import transaction
+
+    with transaction.atomic():
+        _insert(owner="user:1", key="k2", method="POST", path="/x", fingerprint="f", now=timezone.now())
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"
+    assert IdempotencyRecord.objects.count() == 2
