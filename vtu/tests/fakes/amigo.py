@@ -396,6 +396,9 @@ class _Handler(BaseHTTPRequestHandler):
                 with fake._lock:
                     gate = fake._released
                 gate.wait(timeout=60)
+            # The order stops being in flight before the client can see any answer: a client
+            # that replays the moment it reads this one must not get 409 from our bookkeeping.
+            self._finish(order)
             if behaviour.drop:
                 self.close_connection = True
                 self.connection.close()
@@ -409,6 +412,9 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timed out)
             return None
         finally:
-            if order is not None:
-                with fake._lock:
-                    order.in_flight = False
+            self._finish(order)
+
+    def _finish(self, order: Order | None) -> None:
+        if order is not None:
+            with self.fake._lock:
+                order.in_flight = False
