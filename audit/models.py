@@ -20,7 +20,7 @@ class AuditLog(models.Model):
     )
     actor_api_key_id = models.BigIntegerField(null=True, blank=True)
     actor_label = models.CharField(max_length=128, blank=True)
-    action = models.CharField(max_length=64, db_index=True)
+    action = models.CharField(max_length=64)  # indexed: audit_action_idx (no LIKE index)
     target_type = models.CharField(max_length=64, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
     target_repr = models.CharField(max_length=200, blank=True)
@@ -32,7 +32,10 @@ class AuditLog(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
-        indexes = [models.Index(fields=["target_type", "target_id"], name="audit_target_idx")]
+        indexes = [
+            models.Index(fields=["target_type", "target_id"], name="audit_target_idx"),
+            models.Index(fields=["action"], name="audit_action_idx"),
+        ]
         ordering = ["-id"]
 
     def __str__(self) -> str:

@@ -205,18 +205,24 @@ class Purchase(models.Model):
         WEB = "web"  # JWT
         API = "api"  # API key
 
-    reference = models.CharField(max_length=32, unique=True)
+    reference = models.CharField(max_length=32)  # UNIQUE: purchase_reference_unique
     client_reference = models.CharField(max_length=100, blank=True, default="")
     # The request's Idempotency-Key: if the process dies after this commits but before the
     # API stored its answer, the client's retry finds this purchase instead of buying again.
     idempotency_key = models.CharField(max_length=255, blank=True, default="")
     request_hash = models.CharField(max_length=64, blank=True)
-    user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="purchases")
+    user = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="purchases", db_index=False
+    )  # indexed by purchase_user_idx
     channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.WEB)
-    hold_reference = models.CharField(max_length=48, unique=True)
+    hold_reference = models.CharField(max_length=48)  # UNIQUE: purchase_hold_reference_unique
     product = models.CharField(max_length=16, choices=ProductKind.choices)
-    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="+")
-    plan = models.ForeignKey(DataPlan, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # No index of their own on network and plan: reports filter by time first
+    # (purchase_status_created_idx), and every index is paid on each purchase insert.
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="+", db_index=False)
+    plan = models.ForeignKey(
+        DataPlan, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     phone = models.CharField(max_length=16)  # E.164
     ported = models.BooleanField(default=False)
     face_value_kobo = models.BigIntegerField(null=True, blank=True)  # airtime: what the number receives
@@ -239,7 +245,11 @@ class Purchase(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # Unique keys as constraints rather than unique=True: on PostgreSQL a unique CharField
+        # also gets a varchar_pattern_ops index for LIKE, which nothing here uses.
         constraints = [
+            models.UniqueConstraint(fields=["reference"], name="purchase_reference_unique"),
+            models.UniqueConstraint(fields=["hold_reference"], name="purchase_hold_reference_unique"),
             models.UniqueConstraint(
                 fields=["user", "client_reference"], condition=~Q(client_reference=""),
                 name="purchase_client_reference_unique",
@@ -267,6 +277,7 @@ class Purchase(models.Model):
                 fields=["next_check_at"], condition=Q(status__in=["pending", "processing"]),
                 name="purchase_due_idx",
             ),
+            models.Index(fields=["user", "-id"], name="purchase_user_idx"),  # a user's list, newest first
             models.Index(fields=["user", "phone", "created_at"], name="purchase_duplicate_idx"),
             models.Index(
                 fields=["needs_review_at"], condition=Q(needs_review_at__isnull=False), name="purchase_review_idx"
@@ -320,10 +331,12 @@ class ProviderAttempt(models.Model):
 
     OPEN_STATES = (State.SENDING, State.PENDING, State.UNKNOWN)
 
-    purchase = models.ForeignKey(Purchase, on_delete=models.CASCADE, related_name="attempts")
+    purchase = models.ForeignKey(
+        Purchase, on_delete=models.CASCADE, related_name="attempts", db_index=False
+    )  # indexed by attempt_purchase_number_unique
     number = models.PositiveSmallIntegerField()
     provider = models.CharField(max_length=32)
-    request_id = models.CharField(max_length=64, unique=True)
+    request_id = models.CharField(max_length=64)  # UNIQUE: attempt_request_id_unique
     provider_plan_id = models.CharField(max_length=64, blank=True)
     cost_kobo = models.BigIntegerField()
     state = models.CharField(max_length=16, choices=State.choices, default=State.SENDING)
@@ -342,6 +355,7 @@ class ProviderAttempt(models.Model):
         ordering = ["purchase", "number"]
         constraints = [
             models.UniqueConstraint(fields=["purchase", "number"], name="attempt_purchase_number_unique"),
+            models.UniqueConstraint(fields=["request_id"], name="attempt_request_id_unique"),
             # At most one attempt in flight per purchase: two workers can never both be sending.
             models.UniqueConstraint(
                 fields=["purchase"], condition=Q(state__in=["sending", "pending", "unknown"]),

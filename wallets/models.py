@@ -104,9 +104,9 @@ class Journal(models.Model):
         CHARGEBACK = "chargeback"  # chargeback:<gateway>:<ref>
         FEE = "fee"
 
-    idempotency_key = models.CharField(max_length=255, unique=True)
+    idempotency_key = models.CharField(max_length=255)  # UNIQUE: journal_idempotency_key_unique
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    reference = models.CharField(max_length=100, blank=True, db_index=True)
+    reference = models.CharField(max_length=100, blank=True)  # indexed: journal_reference_idx
     memo = models.CharField(max_length=255, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     legs_hash = models.CharField(max_length=64, editable=False)
@@ -121,8 +121,14 @@ class Journal(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
-        indexes = [models.Index(fields=["kind", "-created_at"], name="journal_kind_created_idx")]
+        indexes = [
+            models.Index(fields=["kind", "-created_at"], name="journal_kind_created_idx"),
+            models.Index(fields=["reference"], name="journal_reference_idx"),
+        ]
+        # Unique keys as constraints rather than unique=True/db_index=True: on PostgreSQL those
+        # also build a varchar_pattern_ops index for LIKE, paid on every insert, used by nothing.
         constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="journal_idempotency_key_unique"),
             # Whatever key a caller builds, one purchase reference is captured once and refunded
             # once (a reversal is once per journal: UNIQUE reversal_of).
             models.UniqueConstraint(
@@ -144,7 +150,9 @@ class Entry(models.Model):
     balance right after this entry (materialised accounts only)."""
 
     journal = models.ForeignKey(Journal, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(  # indexed by entry_account_id_idx
+        LedgerAccount, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     amount_kobo = models.BigIntegerField()
     balance_after_kobo = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -170,8 +178,10 @@ class Hold(models.Model):
         CAPTURED = "captured"
         RELEASED = "released"
 
-    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="holds")
-    reference = models.CharField(max_length=100, unique=True)
+    account = models.ForeignKey(  # indexed by hold_account_created_idx
+        LedgerAccount, on_delete=models.PROTECT, related_name="holds", db_index=False
+    )
+    reference = models.CharField(max_length=100)  # UNIQUE: hold_reference_unique
     amount_kobo = models.BigIntegerField()
     captured_kobo = models.BigIntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
@@ -188,6 +198,7 @@ class Hold(models.Model):
 
     class Meta:
         constraints = [
+            models.UniqueConstraint(fields=["reference"], name="hold_reference_unique"),
             models.CheckConstraint(condition=Q(amount_kobo__gt=0), name="hold_amount_positive"),
             models.CheckConstraint(
                 condition=Q(captured_kobo__gte=0, captured_kobo__lte=F("amount_kobo")), name="hold_captured_within_amount"
