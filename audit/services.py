@@ -13,6 +13,7 @@ from audit.actions import ACTIONS
 from audit.models import AuditLog
 from config import request_context
 from config.logs import redact_value
+from config.rows import insert_row
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def audit_record(
         raise UnknownAuditAction(action)
     info = request_context.current()
     t_type, t_id, t_repr = _target_fields(target, target_type, target_id)
-    return AuditLog.objects.create(
+    row = AuditLog(
         actor_kind=actor.kind,
         actor_user_id=actor.user_id,
         actor_api_key_id=actor.api_key_id,
@@ -94,6 +95,8 @@ def audit_record(
         user_agent=info.user_agent,
         request_id=info.request_id,
     )
+    insert_row(row)  # one precompiled INSERT: audit rows are written on every money request
+    return row
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:

@@ -12,6 +12,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -22,6 +23,7 @@ from accounts.phones import normalize_ng_mobile
 from audit.services import Actor
 from config import metrics
 from config.errors import ApiError
+from config.rows import insert_row
 from vtu import clock
 from vtu.errors import (
     AmountOutOfRange,
@@ -41,6 +43,13 @@ from vtu.services.catalogue import network_for_number
 
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 DISPATCH_GRACE = timedelta(seconds=60)  # the sweeper re-dispatches a purchase still pending after this
+# The fingerprint and the resolution both need the number in E.164: parse it once per
+# request (phonenumbers is a measurable share of a purchase's CPU). Refusals are not cached.
+_e164_cached = lru_cache(maxsize=4096)(normalize_ng_mobile)
+
+
+def _e164(raw: object) -> str:
+    return _e164_cached(raw) if isinstance(raw, str) else normalize_ng_mobile(raw)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,7 @@ def request_fingerprint(request: PurchaseRequest) -> str:
     """What was asked for, normalised (the number in E.164 when it parses), without the PIN
     and confirm_duplicate: the same client reference with another fingerprint is a conflict."""
     try:
-        phone = normalize_ng_mobile(request.phone_number)
+        phone = _e164(request.phone_number)
     except ApiError:
         phone = request.phone_number.strip() if isinstance(request.phone_number, str) else ""
     body = {
@@ -147,7 +156,7 @@ def _create_with_hold(
     now = clock.now()
     reference = new_reference()
     with transaction.atomic():
-        purchase = Purchase.objects.create(
+        purchase = Purchase(
             reference=reference, client_reference=request.client_reference, request_hash=fingerprint, user=user,
             idempotency_key=request.idempotency_key[:255],
             channel=Purchase.Channel.API if via_api_key else Purchase.Channel.WEB,
@@ -157,6 +166,7 @@ def _create_with_hold(
             pricing_rule_id=price.rule_id, pricing_rule_label=(price.rule_label or "")[:120],
             next_check_at=now + DISPATCH_GRACE, created_at=now, updated_at=now,
         )
+        insert_row(purchase)  # IntegrityError on a twin's client reference or Idempotency-Key
         ledger.purchase_hold(purchase=purchase, kyc_tier=user.kyc_tier, actor=Actor.for_user(user))
         if not request.confirm_duplicate:
             # After the hold, under the wallet row lock it took: a concurrent twin of this
@@ -189,7 +199,7 @@ def _by_client_reference(user: User, client_reference: str, fingerprint: str) ->
 
 def _resolve(request: PurchaseRequest) -> Resolved:
     """Number, network, plan and amount, each with its own error code."""
-    phone = normalize_ng_mobile(request.phone_number)
+    phone = _e164(request.phone_number)
     catalogue = snapshot.current()
     network = plan = face_value = None
     if request.network:

@@ -29,6 +29,7 @@ from django.utils import timezone
 from audit.services import Actor
 from config.errors import NotFound
 from config.metrics import LEDGER_POSTINGS
+from config.rows import insert_row
 from wallets.errors import IdempotencyConflict, InsufficientFunds, LedgerBusy, LimitExceeded, WalletFrozen
 from wallets.models import Journal, LedgerAccount
 
@@ -228,25 +229,9 @@ def _accounts(legs: Sequence[Leg], known: dict[int, LedgerAccount] | None) -> di
 def insert_ignoring_conflict(obj: models.Model) -> bool:
     """INSERT `obj` ... ON CONFLICT DO NOTHING RETURNING id: True and `obj.pk` set when the row
     was inserted, False when a UNIQUE constraint already held a row (after waiting for a
-    concurrent inserter to commit or roll back). One round trip, no savepoint."""
-    meta = obj._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = (
-        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608 - identifiers from model metadata, values are parameters
-        "ON CONFLICT DO NOTHING RETURNING id"
-    )
-    with connection.cursor() as cursor:
-        ledger_execute(cursor, sql, values)
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    obj.pk = row[0]
-    obj._state.adding = False
-    obj._state.db = connection.alias
-    return True
+    concurrent inserter to commit or roll back). One round trip, no savepoint; the first
+    ledger statement of a transaction carries its lock timeout."""
+    return insert_row(obj, on_conflict_do_nothing=True, execute=ledger_execute)
 
 
 def _day(value: date) -> Any:
