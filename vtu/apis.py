@@ -21,7 +21,7 @@ from accounts.services import pin_check
 from audit.services import Actor
 from config.api.fields import KoboField, PinField, StrictCharField
 from config.api.idempotency import HEADER as IDEMPOTENCY_HEADER
-from config.api.idempotency import idempotent
+from config.api.idempotency import answer_store, idempotent
 from config.api.pagination import CursorPagination
 from config.api.parsing import parse
 from config.api.permissions import HasStaffPermission
@@ -93,10 +93,17 @@ def _check_pin(request: Request, pin: str | None) -> None:
 
 def _purchase_response(request: Request, purchase_request: PurchaseRequest) -> Response:
     """202 for a new purchase (and for the retry of one whose answer was never stored: same
-    Idempotency-Key), 200 for a client reference seen before with the same request."""
+    Idempotency-Key), 200 for a client reference seen before with the same request. The
+    Idempotency-Key answer of a new purchase is stored in the purchase's own transaction."""
     key = request.headers.get(IDEMPOTENCY_HEADER, "")
     purchase_request = replace(purchase_request, idempotency_key=key)
-    purchase, created = purchase_create(user=request.user, request=purchase_request, via_api_key=_via_api_key(request))
+
+    def answer(purchase: Purchase) -> None:
+        answer_store(request, status=status.HTTP_202_ACCEPTED, body=PurchaseOutput(purchase).data)
+
+    purchase, created = purchase_create(
+        user=request.user, request=purchase_request, via_api_key=_via_api_key(request), answer=answer
+    )
     same_key = bool(key) and purchase.idempotency_key == key
     code = status.HTTP_202_ACCEPTED if created or same_key else status.HTTP_200_OK
     return Response(PurchaseOutput(purchase).data, status=code)
@@ -121,7 +128,7 @@ class DataPurchaseApi(APIView):
         request=InputSerializer, responses={202: PurchaseOutput, 200: PurchaseOutput},
         summary="Buy a data plan (202: accepted; settles asynchronously)",
     )
-    @idempotent()
+    @idempotent(answer_with_result=True)
     def post(self, request: Request) -> Response:
         data = parse(self.InputSerializer, request.data, field_codes=FIELD_CODES)
         _check_pin(request, data.get("pin"))
@@ -143,7 +150,7 @@ class AirtimePurchaseApi(APIView):
         request=InputSerializer, responses={202: PurchaseOutput, 200: PurchaseOutput},
         summary="Buy airtime (202: accepted; settles asynchronously)",
     )
-    @idempotent()
+    @idempotent(answer_with_result=True)
     def post(self, request: Request) -> Response:
         data = parse(self.InputSerializer, request.data, field_codes=FIELD_CODES)
         _check_pin(request, data.get("pin"))

@@ -15,6 +15,18 @@ business commit but before the response is stored, a retry after IDEMPOTENCY_LOC
 runs the handler again; every money service is idempotent on its own unique key (the
 transfer journal carries the Idempotency-Key, a purchase its own), so that second run finds
 the first result instead of moving money twice.
+
+`@idempotent(answer_with_result=True)` is for a handler whose service is itself idempotent
+on the key and can store the answer in its own transaction (purchases: the purchase row is
+unique per user and Idempotency-Key). No record is claimed up front: the service calls
+`answer_store()` inside its transaction, so the result and its answer commit together (one
+statement, no commit of its own; no window where one exists without the other). A refusal
+is stored after the fact. A repeat of the key runs the handler again, which finds the first
+result through its own key (or refuses again) and then answers with the stored first
+response; if the repeat would succeed where the first was refused, `answer_store()` finds
+the stored refusal, the repeat's transaction rolls back and the refusal is replayed. A
+concurrent twin therefore waits for the first (on the service's unique key) and gets the
+replay, instead of 409.
 """
 
 from __future__ import annotations
@@ -23,6 +35,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
@@ -164,7 +177,93 @@ def _execute(cursor: Any, sql: str, params: list[Any]) -> None:
     cursor.execute(sql, params)
 
 
-def idempotent(*, required_for_api_keys: bool = True) -> Callable:
+@dataclass
+class PendingAnswer:
+    """The Idempotency-Key of a request in `answer_with_result` mode, until it is answered."""
+
+    owner: str
+    key: str
+    method: str
+    path: str
+    fingerprint: str
+    stored: bool = False
+
+
+class AnswerAlreadyStored(Exception):
+    """`answer_store()` found an answer stored under this key: roll back and replay it."""
+
+
+def answer_store(request: Request, *, status: int, body: Any) -> None:
+    """Inside the handler's business transaction: store the answer to this request's
+    Idempotency-Key with the result it describes (a no-op without a key or outside
+    `answer_with_result` mode). Raises AnswerAlreadyStored when a live answer is stored
+    already (the caller's transaction must roll back; the decorator replays that answer)."""
+    pending = getattr(request, "idempotency_pending", None)
+    if pending is None:
+        return
+    if not _insert_answer(pending, status, json.dumps(body, cls=JSONEncoder)):
+        raise AnswerAlreadyStored()
+    pending.stored = True
+
+
+def _insert_answer(pending: PendingAnswer, status: int, body: str) -> bool:
+    """INSERT the complete record, or take over an expired one: True when this request's
+    answer is now the stored one. One statement."""
+    table = IdempotencyRecord._meta.db_table
+    now = timezone.now()
+    when = connection.ops.adapt_datetimefield_value(now)
+    expired = connection.ops.adapt_datetimefield_value(now - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS))
+    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    with _relaxed_commit() as cursor:
+        _execute(
+            cursor,
+            f'INSERT INTO {table} AS record (owner, "key", method, path, request_hash, created_at, '  # noqa: S608
+            f"status_code, response_body, completed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s{cast}, %s) "
+            'ON CONFLICT (owner, "key") DO UPDATE SET method = EXCLUDED.method, path = EXCLUDED.path, '
+            "request_hash = EXCLUDED.request_hash, created_at = EXCLUDED.created_at, "
+            "status_code = EXCLUDED.status_code, response_body = EXCLUDED.response_body, "
+            "completed_at = EXCLUDED.completed_at, locked_at = NULL WHERE record.created_at < %s RETURNING id",
+            [pending.owner, pending.key, pending.method, pending.path, pending.fingerprint, when, status, body,
+             when, expired],
+        )
+        return cursor.fetchone() is not None
+
+
+def _answer_after(pending: PendingAnswer, response: Response) -> Response:
+    """`answer_with_result` mode, after the handler: the response as it is when the service
+    stored it; else store it (a refusal, or a result found again) unless another answer is
+    stored already, which is then what the client gets."""
+    if pending.stored or response.status_code >= 500:
+        return response
+    if _insert_answer(pending, response.status_code, json.dumps(response.data, cls=JSONEncoder)):
+        return response
+    return _replay_stored(pending)
+
+
+def _replay_stored(pending: PendingAnswer) -> Response:
+    record = IdempotencyRecord.objects.get(owner=pending.owner, key=pending.key)
+    if record.request_hash != pending.fingerprint:
+        raise ApiError(code="IDEMPOTENCY_KEY_REUSED")
+    if record.status_code is None:
+        raise ApiError(code="IDEMPOTENCY_IN_FLIGHT")
+    return Response(record.response_body, status=record.status_code, headers={REPLAYED_HEADER: "true"})
+
+
+def _run_answering_with_result(
+    handler: Callable[..., Response], view: Any, request: Request, key: str, *args: Any, **kwargs: Any
+) -> Response:
+    pending = PendingAnswer(_owner(request), key, request.method, request.path, request_fingerprint(request))
+    request.idempotency_pending = pending
+    try:
+        response = handler(view, request, *args, **kwargs)
+    except AnswerAlreadyStored:
+        return _replay_stored(pending)
+    except Exception as exc:  # noqa: BLE001 - stored like any other answer
+        response = view.handle_exception(exc)
+    return _answer_after(pending, response)
+
+
+def idempotent(*, required_for_api_keys: bool = True, answer_with_result: bool = False) -> Callable:
     def decorator(handler: Callable[..., Response]) -> Callable[..., Response]:
         @wraps(handler)
         def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -174,6 +273,8 @@ def idempotent(*, required_for_api_keys: bool = True) -> Callable:
                     raise ApiError(code="IDEMPOTENCY_KEY_REQUIRED")
                 return handler(view, request, *args, **kwargs)
             key = _clean_key(raw_key)
+            if answer_with_result:
+                return _run_answering_with_result(handler, view, request, key, *args, **kwargs)
             claimed = _claim(_owner(request), key, request.method, request.path, request_fingerprint(request))
             if isinstance(claimed, Response):
                 return claimed

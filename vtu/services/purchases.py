@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -97,8 +98,12 @@ def request_fingerprint(request: PurchaseRequest) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def purchase_create(*, user: User, request: PurchaseRequest, via_api_key: bool = False) -> tuple[Purchase, bool]:
-    """Create a purchase and its hold; dispatch the worker after commit.
+def purchase_create(
+    *, user: User, request: PurchaseRequest, via_api_key: bool = False, answer: Callable[[Purchase], None] | None = None
+) -> tuple[Purchase, bool]:
+    """Create a purchase and its hold; dispatch the worker after commit. `answer(purchase)`
+    runs inside the transaction once the purchase and its hold are written (the API stores
+    its Idempotency-Key answer there, so both commit together; what it raises rolls back).
 
     Returns (purchase, created). A client reference seen before returns the original
     purchase when the request is the same (created False), else raises DuplicateReference.
@@ -122,7 +127,7 @@ def purchase_create(*, user: User, request: PurchaseRequest, via_api_key: bool =
         raise ProviderUnavailable()
     price = _quote(user, request.product, resolved, found[0].cost_kobo, via_api_key)
     try:
-        purchase = _create_with_hold(user, request, resolved, price, fingerprint, via_api_key)
+        purchase = _create_with_hold(user, request, resolved, price, fingerprint, via_api_key, answer)
     except IntegrityError:
         # A twin committed first: the same client reference, or the same Idempotency-Key
         # (a retry after this process's predecessor died before the API stored its answer).
@@ -151,7 +156,8 @@ def _twin(user: User, request: PurchaseRequest, fingerprint: str) -> Purchase | 
 
 
 def _create_with_hold(
-    user: User, request: PurchaseRequest, resolved: Resolved, price: object, fingerprint: str, via_api_key: bool
+    user: User, request: PurchaseRequest, resolved: Resolved, price: object, fingerprint: str, via_api_key: bool,
+    answer: Callable[[Purchase], None] | None,
 ) -> Purchase:
     now = clock.now()
     reference = new_reference()
@@ -173,6 +179,8 @@ def _create_with_hold(
             # user's has committed by now, so exactly one of two identical requests passes.
             # (Checked here only: before the hold it would be a second query on every purchase.)
             _duplicate_guard(user, request.product, resolved, exclude_id=purchase.pk)
+        if answer is not None:
+            answer(purchase)
         transaction.on_commit(lambda: _dispatch(purchase))
     return purchase
 
