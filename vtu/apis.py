@@ -98,15 +98,18 @@ def _purchase_response(request: Request, purchase_request: PurchaseRequest) -> R
     key = request.headers.get(IDEMPOTENCY_HEADER, "")
     purchase_request = replace(purchase_request, idempotency_key=key)
 
+    answered: list[dict[str, Any]] = []
+
     def answer(purchase: Purchase) -> None:
-        answer_store(request, status=status.HTTP_202_ACCEPTED, body=PurchaseOutput(purchase).data)
+        answered.append(PurchaseOutput(purchase).data)
+        answer_store(request, status=status.HTTP_202_ACCEPTED, body=answered[0])
 
     purchase, created = purchase_create(
         user=request.user, request=purchase_request, via_api_key=_via_api_key(request), answer=answer
     )
     same_key = bool(key) and purchase.idempotency_key == key
     code = status.HTTP_202_ACCEPTED if created or same_key else status.HTTP_200_OK
-    return Response(PurchaseOutput(purchase).data, status=code)
+    return Response(answered[0] if created else PurchaseOutput(purchase).data, status=code)
 
 
 class _PurchaseInput(serializers.Serializer):
