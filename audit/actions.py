@@ -76,7 +76,7 @@ ACTIONS: dict[str, str] = {
     "pricing_rule.delete": "A pricing rule was deleted",
     "pricing_rule.bulk_update": "Pricing rules were changed in bulk",
     # staff
-    "staff.login": "A staff member logged in to the console",
+    "staff.login": "A staff member logged in (console or API)",
     "staff.role_set": "An administrator made a user staff, changed their staff group or removed staff access",
     "staff.export": "Staff exported data",
     "staff.otp_enrol": "A staff member's two-factor device was enrolled",

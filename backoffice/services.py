@@ -1,5 +1,5 @@
-"""Writes of the back office itself: staff logins, two-factor devices, alert resolution,
-the record of CSV exports.
+"""Writes of the back office itself: two-factor devices, alert resolution, the record of
+CSV exports (staff logins, console and API: accounts.staff_otp.staff_login_record).
 
 Everything that changes another app's data goes through that app's services (user
 suspension: accounts.services; money: wallets, vtu, payments). Each function here owns its
@@ -18,15 +18,6 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from audit.services import Actor, audit_record
 from config.errors import NotFound, ReasonRequired
 from config.models import Alert
-
-
-def staff_login_record(*, user: Any, second_factor: bool) -> None:
-    """One audit row per console login (the login itself is Django's)."""
-    with transaction.atomic():
-        audit_record(
-            action="staff.login", actor=Actor.for_user(user), target=user,
-            changes={"second_factor": [None, second_factor]},
-        )
 
 
 def staff_otp_confirm(*, user: Any, device_id: int, token: str) -> TOTPDevice | None:

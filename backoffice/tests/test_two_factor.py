@@ -46,7 +46,7 @@ def test_staff_without_a_device_logs_in_with_the_password_and_the_login_is_audit
     assert client.get(INDEX).status_code == 200
     assert client.session[SESSION_LOGIN_AT] == pytest.approx(time.time(), abs=60)
     assert actions_for_target(target=staff) == ["staff.login"]
-    assert audit_for_target(target=staff).get().changes == {"second_factor": [None, False]}
+    assert audit_for_target(target=staff).get().changes == {"second_factor": [None, False], "channel": [None, "console"]}
 
 
 def test_a_customer_cannot_log_in_to_the_console(client):
@@ -73,7 +73,7 @@ def test_with_a_device_the_code_is_required_and_checked(client):
     ok = _login(client, staff, _code(device))
     assert ok.status_code == 302
     assert client.get(INDEX).status_code == 200
-    assert audit_for_target(target=staff).get().changes == {"second_factor": [None, True]}
+    assert audit_for_target(target=staff).get().changes == {"second_factor": [None, True], "channel": [None, "console"]}
 
 
 def test_a_session_that_skipped_the_code_is_not_let_in(client):
