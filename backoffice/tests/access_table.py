@@ -81,8 +81,8 @@ MODELS: dict[str, ModelAccess] = {
     ),
     # plumbing
     "auth.group": _ro(A),
-    "otp_totp.totpdevice": ModelAccess(view=ADMIN_ONLY, change=ADMIN_ONLY, delete=ADMIN_ONLY,
-                                       actions={"delete_selected": ADMIN_ONLY}),
+    # read-only (never the key); removing devices is an audited action with a reason
+    "otp_totp.totpdevice": ModelAccess(view=ADMIN_ONLY, actions={"reset_devices": ADMIN_ONLY}),
     "django_celery_beat.periodictask": ModelAccess(
         view=ADMIN_ONLY, add=ADMIN_ONLY, change=ADMIN_ONLY, delete=ADMIN_ONLY,
         actions={"delete_selected": ADMIN_ONLY, "enable_tasks": ADMIN_ONLY, "disable_tasks": ADMIN_ONLY,
@@ -121,8 +121,6 @@ CUSTOM_ADMIN_URLS: dict[str, dict[str, int]] = {
     # pricing
     "pricing_pricingrule_bulk_markup": {S: 403, F: 403, A: 200},
     "accounts_kycsubmission_document": {S: 404, F: 404, A: 404},  # the sample has no document file
-    "otp_totp_totpdevice_config": {S: 403, F: 403, A: 200},
-    "otp_totp_totpdevice_qrcode": {S: 403, F: 403, A: 200},
 }
 
 # Site-wide admin URLs: url name -> status per role for a GET (app_list is derived from

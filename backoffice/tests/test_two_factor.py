@@ -188,10 +188,14 @@ def test_the_enrol_command_prints_the_otpauth_url_and_qr_svg():
     assert "<svg" in text
     with pytest.raises(CommandError, match="--reset"):
         call_command("staff_otp_enrol", "ada@example.com", stdout=io.StringIO())
-    call_command("staff_otp_enrol", "ada@example.com", "--reset", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="--reason"):
+        call_command("staff_otp_enrol", "ada@example.com", "--reset", stdout=io.StringIO())
+    assert TOTPDevice.objects.filter(user=staff).get() == device  # refused: nothing removed
+    call_command("staff_otp_enrol", "ada@example.com", "--reset", "--reason", "lost phone", stdout=io.StringIO())
     assert TOTPDevice.objects.filter(user=staff).exclude(pk=device.pk).count() == 1
     assert not TOTPDevice.objects.filter(pk=device.pk).exists()
     assert actions_for_target(target=staff) == ["staff.otp_enrol", "staff.otp_reset", "staff.otp_enrol"]
+    assert audit_for_target(target=staff).get(action="staff.otp_reset").reason == "lost phone"
 
 
 def test_the_enrol_command_refuses_a_non_staff_user():
