@@ -197,3 +197,15 @@ def test_an_inline_row_cannot_be_deleted(console, catalogue):
     assert _saved(console.post(url, data))
     assert plan.provider_plans.count() == 2
     assert _catalogue_rows() == 0
+
+
+def test_changing_a_provider_plan_on_its_own_page_records_before_and_after(console, catalogue):
+    mapping = ProviderPlan.objects.filter(provider="beta").order_by("pk").first()
+    old_cost, old_vendor_id = mapping.cost_kobo, mapping.provider_plan_id
+    response = post_form(console, f"{VTU}/providerplan/{mapping.pk}/change/", {
+        "cost_kobo": old_cost + 500, "provider_plan_id": "B-NEW",
+    })
+    assert _saved(response), response.content[:2000]
+    assert audit_for_target(target=mapping).get().changes == {
+        "provider_plan_id": [old_vendor_id, "B-NEW"], "cost_kobo": [old_cost, old_cost + 500],
+    }
