@@ -86,4 +86,7 @@ ACTIONS: dict[str, str] = {
     "staff.otp_enrol": "A staff member's two-factor device was enrolled",
     "staff.otp_reset": "A staff member's two-factor devices were removed",
     "alert.resolve": "Staff marked an operator alert resolved",
+    "periodic_task.create": "Staff added a periodic task",
+    "periodic_task.update": "Staff changed, enabled or disabled a periodic task",
+    "periodic_task.run": "Staff ran a periodic task now",
 }

@@ -106,11 +106,8 @@ GROUP_PERMISSIONS: dict[str, set[str]] = {
         "accounts.change_callbackendpoint",
         "django_celery_beat.add_periodictask",
         "django_celery_beat.change_periodictask",
-        "django_celery_beat.delete_periodictask",
-        "django_celery_beat.add_intervalschedule",
-        "django_celery_beat.change_intervalschedule",
+        "django_celery_beat.add_intervalschedule",  # schedules: added, never edited in place
         "django_celery_beat.add_crontabschedule",
-        "django_celery_beat.change_crontabschedule",
     },
 }
 

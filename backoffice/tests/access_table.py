@@ -83,13 +83,14 @@ MODELS: dict[str, ModelAccess] = {
     "auth.group": _ro(A),
     # read-only (never the key); removing devices is an audited action with a reason
     "otp_totp.totpdevice": ModelAccess(view=ADMIN_ONLY, actions={"reset_devices": ADMIN_ONLY}),
+    # every change, switch and run with a reason, audited; never deleted (disable instead)
     "django_celery_beat.periodictask": ModelAccess(
-        view=ADMIN_ONLY, add=ADMIN_ONLY, change=ADMIN_ONLY, delete=ADMIN_ONLY,
-        actions={"delete_selected": ADMIN_ONLY, "enable_tasks": ADMIN_ONLY, "disable_tasks": ADMIN_ONLY,
-                 "toggle_tasks": ADMIN_ONLY, "run_tasks": ADMIN_ONLY},
+        view=ADMIN_ONLY, add=ADMIN_ONLY, change=ADMIN_ONLY,
+        actions={"enable_tasks": ADMIN_ONLY, "disable_tasks": ADMIN_ONLY, "run_tasks": ADMIN_ONLY},
     ),
-    "django_celery_beat.intervalschedule": ModelAccess(view=ADMIN_ONLY, add=ADMIN_ONLY, change=ADMIN_ONLY),
-    "django_celery_beat.crontabschedule": ModelAccess(view=ADMIN_ONLY, add=ADMIN_ONLY, change=ADMIN_ONLY),
+    # schedules are added, never edited in place (a task is pointed at another one, audited)
+    "django_celery_beat.intervalschedule": ModelAccess(view=ADMIN_ONLY, add=ADMIN_ONLY),
+    "django_celery_beat.crontabschedule": ModelAccess(view=ADMIN_ONLY, add=ADMIN_ONLY),
     "django_celery_beat.solarschedule": _ro(A),
     "django_celery_beat.clockedschedule": _ro(A),
 }
