@@ -75,9 +75,10 @@ MODELS: dict[str, ModelAccess] = {
     "payments.webhookevent": ModelAccess(view=STAFF, actions={"reprocess_events": FINANCE_ADMIN}),
     "payments.virtualaccount": _ro(S, F, A),
     # pricing
+    # deleting is an action with a reason (no bare delete page)
     "pricing.pricingrule": ModelAccess(
-        view=FINANCE_ADMIN, add=ADMIN_ONLY, change=ADMIN_ONLY, delete=ADMIN_ONLY,
-        actions={name: ADMIN_ONLY for name in ("delete_selected", "activate", "deactivate", "set_markup")},
+        view=FINANCE_ADMIN, add=ADMIN_ONLY, change=ADMIN_ONLY,
+        actions={name: ADMIN_ONLY for name in ("delete_rules", "activate", "deactivate", "set_markup")},
     ),
     # plumbing
     "auth.group": _ro(A),
