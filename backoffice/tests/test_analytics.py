@@ -27,10 +27,6 @@ NOW_FIGURES = {
     "queue": {"pending": 1, "processing": 2, "needs_review": 1},
     "provider_float": FLOAT,
     "ledger_check": {"ok": False, "finished_at": "2026-11-20T07:01:00+00:00", "finding_count": 2},
-    "success_by_provider": [
-        {"provider": "amigo", "success": 3, "failed": 1, "open": 1, "success_rate_bps": 7500},
-        {"provider": "vtpass", "success": 1, "failed": 1, "open": 0, "success_rate_bps": 5000},
-    ],
     "unavailable": [],
     "disputes": {"open": 1, "oldest_open_at": "2026-11-20T10:00:00+00:00"},
 }
@@ -55,6 +51,11 @@ def _day(day: date, sales=0, margin=0, delivered=0, failed=0, deposits=0) -> dic
 EXPECTED_TODAY = {
     **NOW_FIGURES,
     "range": {"from": "2026-11-20", "to": "2026-11-20", "timezone": "Africa/Lagos"},
+    # Attempts created on D (Lagos), the 00:05 one included; not D-5's, not D+1's.
+    "success_by_provider": [
+        {"provider": "amigo", "success": 3, "failed": 1, "open": 1, "success_rate_bps": 7500},
+        {"provider": "vtpass", "success": 1, "failed": 1, "open": 1, "success_rate_bps": 5000},
+    ],
     "purchases": {
         "sales_count": 3, "sales_kobo": 35_000, "cost_kobo": 33_900, "margin_kobo": 1_100, "failed_count": 1,
         "reversed_count": 0, "reversed_kobo": 0, "refunded_count": 0, "refunded_kobo": 0, "success_rate_bps": 7500,
@@ -85,6 +86,11 @@ _special = {
 EXPECTED_MONTH = {
     **NOW_FIGURES,
     "range": {"from": "2026-10-22", "to": "2026-11-20", "timezone": "Africa/Lagos"},
+    # Today's attempts plus D-5's (amigo failed, vtpass success); not D-35's, not D+1's.
+    "success_by_provider": [
+        {"provider": "amigo", "success": 3, "failed": 2, "open": 1, "success_rate_bps": 6000},
+        {"provider": "vtpass", "success": 2, "failed": 1, "open": 1, "success_rate_bps": 6666},
+    ],
     "purchases": {
         "sales_count": 4, "sales_kobo": 85_000, "cost_kobo": 81_900, "margin_kobo": 3_100, "failed_count": 1,
         "reversed_count": 1, "reversed_kobo": 30_000, "refunded_count": 1, "refunded_kobo": 40_000, "success_rate_bps": 8571,
