@@ -170,7 +170,7 @@ def test_support_has_no_figures():
 
 
 def _card(html: str, card_id: str) -> str:
-    match = re.search(rf'id="{card_id}"><div class="label">[^<]*</div>\s*<div class="value[^"]*">([^<]*)</div>', html)
+    match = re.search(rf'id="{card_id}"><div class="label">[^<]*</div>\s*<div class="value[^"]*">(?:<a [^>]*>)?([^<]*)<', html)
     assert match, card_id
     return match.group(1)
 
@@ -190,7 +190,10 @@ def test_the_dashboard_shows_the_same_figures_and_charts(fixture_day, client):
     assert _card(html, "month-success") == "85.71%"
     assert _card(html, "month-refunds") == "₦300.00 / ₦400.00"
     assert _card(html, "month-deposits") == "₦3,800.00"
-    assert _card(html, "queue-processing") == "2" and _card(html, "queue-review") == "1"
+    assert _card(html, "queue-processing") == "2" and _card(html, "queue-review") == "1" and _card(html, "queue-pending") == "1"
+    assert '?flagged=yes">1</a>' in html and '?status__exact=processing">2</a>' in html
+    assert ('<td>amigo</td><td class="num">3</td><td class="num">2</td><td class="num">1</td>'
+            '<td class="num">60.00%</td>') in html  # per provider, 30 days
     assert "2 findings" in _card(html, "ledger-check")
     assert "<td>paystack</td><td class=\"num\">2</td><td class=\"num\">₦1,500.00</td>" in html
     assert "<td>amigo</td><td class=\"num\">₦50,000.00</td>" in html
@@ -211,5 +214,8 @@ def test_support_sees_the_banner_and_app_list_but_no_figures(fixture_day, client
     assert response.status_code == 200
     assert response.context["show_figures"] is False
     html = response.content.decode()
-    assert 'id="dashboard"' not in html and 'class="chart"' not in html and "₦350.00" not in html
+    assert 'id="dashboard"' not in html and 'class="chart"' not in html and "₦" not in html
     assert "2 open alerts" in html
+    # Their work list, counts only: purchases waiting for a requery and past the SLA.
+    assert 'id="work-queue"' in html
+    assert (_card(html, "queue-processing"), _card(html, "queue-pending"), _card(html, "queue-review")) == ("2", "1", "1")
