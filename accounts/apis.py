@@ -256,4 +256,6 @@ class GoogleLoginApi(APIView):
     def post(self, request: Request) -> Response:
         data = parse(self.InputSerializer, request.data)
         user = google.google_login(raw_token=data["id_token"])
+        # No code travels with a Google token: staff with two-factor log in with password and code.
+        staff_otp.ApiSecondFactor()(user)
         return _tokens_response(user)
