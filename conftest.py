@@ -137,11 +137,12 @@ def staff_user(db):
     return StaffFactory(is_superuser=True)
 
 
-def authenticate(client, user):
-    """Give `client` a JWT access token for `user`."""
-    from rest_framework_simplejwt.tokens import RefreshToken
+def authenticate(client, user, *, otp_verified=False):
+    """Give `client` a JWT access token for `user`, as the API login issues it (a staff
+    member's is a staff session, accounts/session_tokens.py)."""
+    from accounts.services import tokens_for
 
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for(user, otp_verified=otp_verified)['access']}")
     return client
 
 

@@ -31,7 +31,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import APIKey, User
-from audit.services import Actor, audit_record
+from audit.services import Actor, audit_record, staff_reason
 from config.errors import ApiError, InvalidState, NotFound
 
 log = structlog.get_logger("accounts.api_keys")
@@ -192,7 +192,10 @@ def api_key_list_for_user(*, user: User) -> QuerySet[APIKey]:
 
 def api_key_revoke(*, user: User, key_id: int, actor: Actor | None = None, reason: str = "") -> APIKey:
     """Revoke at once (the next request with it answers API_KEY_REVOKED). Revoking a revoked
-    key returns it unchanged. Conditional update: no lock needed."""
+    key returns it unchanged. Conditional update: no lock needed. Staff revoking someone
+    else's key must give a reason (REASON_REQUIRED)."""
+    if actor is not None and actor.user_id != user.pk:
+        reason = staff_reason(actor=actor, reason=reason)
     api_key = api_key_get_for_user(user=user, key_id=key_id)
     now = timezone.now()
     with transaction.atomic():

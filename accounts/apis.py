@@ -11,11 +11,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts import google, phones, services
+from accounts import google, phones, services, staff_otp
 from accounts.models import User
+from accounts.session_tokens import SessionRefreshSerializer
 from config import request_context
 from config.api import throttles
 from config.api.fields import PinField, StrictCharField
@@ -51,8 +51,8 @@ class TokensOutput(serializers.Serializer):
     user = UserOutput()
 
 
-def _tokens_response(user: User, status_code: int = status.HTTP_200_OK) -> Response:
-    return Response({**services.tokens_for(user), "user": UserOutput(user).data}, status=status_code)
+def _tokens_response(user: User, *, otp_verified: bool = False) -> Response:
+    return Response({**services.tokens_for(user, otp_verified=otp_verified), "user": UserOutput(user).data})
 
 
 class RegisterApi(APIView):
@@ -82,12 +82,22 @@ class LoginApi(APIView):
     class InputSerializer(serializers.Serializer):
         email = StrictCharField(max_length=254)
         password = StrictCharField(max_length=128, trim_whitespace=False)
+        otp = StrictCharField(
+            max_length=10, required=False, allow_blank=True, default="",
+            help_text="Staff with two-factor: the 6-digit code from the authenticator app. Without it such "
+            "an account gets 403 OTP_REQUIRED; a wrong code is 401 OTP_INVALID.",
+        )
 
     @extend_schema(request=InputSerializer, responses={200: TokensOutput}, summary="Log in (JWT pair)")
     def post(self, request: Request) -> Response:
         data = parse(self.InputSerializer, request.data)
-        user = services.user_login(email=data["email"], password=data["password"], ip=request_context.current().ip)
-        return _tokens_response(user)
+        second_factor = staff_otp.ApiSecondFactor(code=data["otp"])
+        user = services.user_login(
+            email=data["email"], password=data["password"], ip=request_context.current().ip, second_factor=second_factor
+        )
+        if user.is_staff:
+            staff_otp.staff_login_record(user=user, second_factor=second_factor.verified, channel="api")
+        return _tokens_response(user, otp_verified=second_factor.verified)
 
 
 class RefreshApi(APIView):
@@ -104,7 +114,7 @@ class RefreshApi(APIView):
     )
     def post(self, request: Request) -> Response:
         data = parse(self.InputSerializer, request.data)
-        serializer = TokenRefreshSerializer(data=data)
+        serializer = SessionRefreshSerializer(data=data)  # a staff session's pair never outlives its end
         serializer.is_valid(raise_exception=True)  # InvalidToken -> 401 TOKEN_INVALID
         return Response(serializer.validated_data)
 
@@ -246,4 +256,6 @@ class GoogleLoginApi(APIView):
     def post(self, request: Request) -> Response:
         data = parse(self.InputSerializer, request.data)
         user = google.google_login(raw_token=data["id_token"])
+        # No code travels with a Google token: staff with two-factor log in with password and code.
+        staff_otp.ApiSecondFactor()(user)
         return _tokens_response(user)

@@ -6,6 +6,7 @@ a wallet opens itself on first use (DESIGN §1).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import password_validation
@@ -13,9 +14,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts import lockout, pins, tasks, tokens
+from accounts import lockout, pins, session_tokens, tasks, tokens
 from accounts.errors import EmailNotVerified, InvalidCredentials, InvalidPassword, PinInvalid
 from accounts.models import User
 from audit.services import Actor, audit_record, diff
@@ -71,13 +71,18 @@ def user_email_verify(*, token: str) -> User:
     return user
 
 
-def tokens_for(user: User) -> dict[str, str]:
-    refresh = RefreshToken.for_user(user)
-    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+def tokens_for(user: User, *, otp_verified: bool = False) -> dict[str, str]:
+    """The JWT pair; a staff member's is a capped staff session (accounts/session_tokens.py)."""
+    return session_tokens.token_pair(user, otp_verified=otp_verified)
 
 
-def user_login(*, email: str, password: str, ip: str | None) -> User:
-    """Check credentials under the per-(account, IP) and per-IP lockout."""
+def user_login(
+    *, email: str, password: str, ip: str | None, second_factor: Callable[[User], None] | None = None
+) -> User:
+    """Check credentials under the per-(account, IP) and per-IP lockout. `second_factor(user)`,
+    when given, runs after the password and raises to refuse; a refusal counts as a failed
+    login only when it says the code was wrong (so guessing codes locks out like guessing
+    passwords, as at the console)."""
     from django.conf import settings
     from django.contrib.auth import authenticate
 
@@ -86,6 +91,13 @@ def user_login(*, email: str, password: str, ip: str | None) -> User:
     if user is None:
         lockout.record_failure(email=email, ip=ip)
         raise InvalidCredentials()
+    if second_factor is not None:
+        try:
+            second_factor(user)
+        except ApiError as refused:
+            if refused.code == "OTP_INVALID":
+                lockout.record_failure(email=email, ip=ip)
+            raise
     lockout.record_success(email=email, ip=ip)
     if settings.REQUIRE_VERIFIED_EMAIL and not user.email_verified:
         raise EmailNotVerified()

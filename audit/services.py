@@ -12,6 +12,7 @@ from django.db import models
 from audit.actions import ACTIONS
 from audit.models import AuditLog
 from config import request_context
+from config.errors import ReasonRequired
 from config.logs import redact_value
 from config.rows import insert_row
 
@@ -97,6 +98,17 @@ def audit_record(
     )
     insert_row(row)  # one precompiled INSERT: audit rows are written on every money request
     return row
+
+
+def staff_reason(*, actor: Actor, reason: str) -> str:
+    """`reason` stripped. A staff member acting on someone else's behalf must give one (else
+    REASON_REQUIRED, before anything is done): it is what the audit row explains the change
+    with, whichever door (console, staff API, shell) the call came through. Customers, API
+    keys and the system are not asked."""
+    reason = (reason or "").strip()
+    if actor.kind == AuditLog.ActorKind.STAFF and not reason:
+        raise ReasonRequired()
+    return reason
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:

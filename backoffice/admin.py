@@ -1,5 +1,6 @@
-"""Admin pages the back office owns: users (backoffice/admin_users.py) and operator alerts;
-and pages it removes.
+"""Admin pages the back office owns: users (backoffice/admin_users.py), staff two-factor
+devices (backoffice/admin_otp.py), periodic tasks (backoffice/admin_beat.py) and operator
+alerts; and pages it removes.
 
 - JWT refresh tokens (token_blacklist) are secrets: their admin pages would show them, so
   they are unregistered. Revoking a user's sessions is accounts.services.refresh_tokens_revoke_all.
@@ -18,6 +19,8 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from audit.admin import ReadOnlyAdmin
 from audit.services import Actor
 from backoffice import (
+    admin_beat,  # noqa: F401 - replaces django-celery-beat's task and schedule pages
+    admin_otp,  # noqa: F401 - replaces django-otp's TOTPDevice page
     admin_users,  # noqa: F401 - registers accounts.User
     services,
 )

@@ -171,6 +171,12 @@ def purchase_queue(purchase_model: Any) -> dict[str, int]:
     )
 
 
+def purchase_queue_now() -> dict[str, int] | None:
+    """purchase_queue() on its own (the dashboard's work list); None without the vtu app."""
+    purchase = _model("vtu.Purchase")
+    return purchase_queue(purchase) if purchase is not None else None
+
+
 # --- deposits -------------------------------------------------------------------------------
 
 

@@ -1,5 +1,6 @@
 """The admin index as a dashboard: today and the last 30 days from backoffice.analytics (the
-same figures as the analytics API), charts as server-side SVG, and the open alerts."""
+same figures as the analytics API), charts as server-side SVG, and the open alerts (the
+banner on every page). Staff without the figures see the purchase queue only."""
 
 from __future__ import annotations
 
@@ -57,9 +58,17 @@ def float_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _work_queue(request: HttpRequest) -> dict[str, int] | None:
+    """Staff without the figures (support) still see the purchases waiting on someone: it is
+    their work list. Counts only, no money."""
+    if not request.user.has_perm("vtu.view_purchase"):
+        return None
+    return analytics.purchase_queue_now()
+
+
 def dashboard_context(request: HttpRequest) -> dict[str, Any]:
     if not request.user.has_perm("backoffice.analytics_view"):
-        return {"show_figures": False}
+        return {"show_figures": False, "queue": _work_queue(request)}
     today = analytics.lagos_today()
     today_report = analytics.report(start=today, end=today)
     month_report = analytics.report(start=today - timedelta(days=DASHBOARD_DAYS - 1), end=today)

@@ -26,6 +26,7 @@ STAFF_ACTION_PERMISSIONS: list[tuple[str, str]] = [
     ("data_export", "Export transactions and purchases to CSV"),
     ("alert_resolve", "Mark an operator alert as resolved"),
     ("staff_role_set", "Make a user staff, change their staff group or remove staff access"),
+    ("staff_otp_reset", "Remove a staff member's two-factor devices (with a reason)"),
 ]
 
 

@@ -1,14 +1,14 @@
-"""Staff two-factor login (TOTP, django-otp) and staff session expiry.
+"""The console's side of staff two-factor login and its session expiry.
 
-Rules:
-- A staff member with a confirmed TOTP device must give a code at every admin login.
-- With STAFF_2FA_REQUIRED on, superusers and members of the "admin" group must have a
-  device: without one the login is refused with a message saying how to enrol (a password
-  alone never opens the console for them, so a stolen password cannot enrol the thief's
-  phone). `manage.py staff_otp_enrol <email>` enrols; staff already in the console can enrol
-  themselves on the "Two-factor" page.
-- A staff session lasts STAFF_SESSION_AGE_MINUTES from its login, however busy (the cookie
-  age alone would slide with every save).
+The two-factor rules themselves (who needs a code, checking one, the API login and the staff
+API's token check) are accounts/staff_otp.py, shared with the API; re-exported here because
+the console's forms and pages use them as `otp.*`.
+
+- A staff member already in the console can enrol on the "Two-factor" page (an unconfirmed
+  device confirmed by its first code); `manage.py staff_otp_enrol <email>` enrols from the shell.
+- A console session lasts STAFF_SESSION_AGE_MINUTES from its login, however busy (the cookie
+  age alone would slide with every save); the API's staff tokens end likewise
+  (accounts/session_tokens.py).
 """
 
 from __future__ import annotations
@@ -20,35 +20,14 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest
-from django_otp import devices_for_user, match_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from backoffice.roles import ADMIN
+from accounts.staff_otp import has_device, needs_verification, token_match, two_factor_required
+
+__all__ = ["has_device", "needs_verification", "token_match", "two_factor_required"]
 
 SESSION_LOGIN_AT = "staff_login_at"
 ENROL_DEVICE_NAME = "Authenticator app"
-
-
-def two_factor_required(user: Any) -> bool:
-    if not settings.STAFF_2FA_REQUIRED:
-        return False
-    return bool(user.is_superuser or user.groups.filter(name=ADMIN).exists())
-
-
-def has_device(user: Any) -> bool:
-    return any(True for _ in devices_for_user(user, confirmed=True))
-
-
-def token_match(user: Any, token: str) -> Any:
-    """The confirmed device that accepts `token` (throttled by django-otp), or None."""
-    token = "".join(token.split())
-    if not token.isdigit():
-        return None
-    return match_token(user, token)
-
-
-def needs_verification(user: Any) -> bool:
-    return has_device(user) or two_factor_required(user)
 
 
 def session_fresh(request: HttpRequest) -> bool:

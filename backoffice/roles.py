@@ -8,8 +8,8 @@ sync, the `staff_groups_sync` command and the permission-matrix test all read.
   and debits and their second approval; freezing wallets; requery, refunds and resolving
   flagged purchases; re-processing deposits; exports; the dashboard figures.
 - admin: every view, every staff action, and the writes that configure the business:
-  catalogue, provider plans, routing and switches, pricing rules, periodic tasks, staff
-  two-factor devices.
+  catalogue, provider plans, routing and switches, pricing rules, periodic tasks; removing a
+  staff member's two-factor devices (backoffice.staff_otp_reset; the device page is read-only).
 
 Nobody (no group; the admin classes refuse superusers too) may add, change or delete a
 ledger account, journal, entry, hold, ledger check, audit row or request log row: money
@@ -106,13 +106,8 @@ GROUP_PERMISSIONS: dict[str, set[str]] = {
         "accounts.change_callbackendpoint",
         "django_celery_beat.add_periodictask",
         "django_celery_beat.change_periodictask",
-        "django_celery_beat.delete_periodictask",
-        "django_celery_beat.add_intervalschedule",
-        "django_celery_beat.change_intervalschedule",
+        "django_celery_beat.add_intervalschedule",  # schedules: added, never edited in place
         "django_celery_beat.add_crontabschedule",
-        "django_celery_beat.change_crontabschedule",
-        "otp_totp.change_totpdevice",
-        "otp_totp.delete_totpdevice",
     },
 }
 

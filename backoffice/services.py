@@ -1,5 +1,5 @@
-"""Writes of the back office itself: staff logins, two-factor devices, alert resolution,
-the record of CSV exports.
+"""Writes of the back office itself: two-factor devices, alert resolution, the record of
+CSV exports (staff logins, console and API: accounts.staff_otp.staff_login_record).
 
 Everything that changes another app's data goes through that app's services (user
 suspension: accounts.services; money: wallets, vtu, payments). Each function here owns its
@@ -15,18 +15,12 @@ from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.models import User
+from accounts.services import refresh_tokens_revoke_all
+from audit.models import AuditLog
 from audit.services import Actor, audit_record
-from config.errors import NotFound, ReasonRequired
+from config.errors import InvalidState, NotFound, ReasonRequired
 from config.models import Alert
-
-
-def staff_login_record(*, user: Any, second_factor: bool) -> None:
-    """One audit row per console login (the login itself is Django's)."""
-    with transaction.atomic():
-        audit_record(
-            action="staff.login", actor=Actor.for_user(user), target=user,
-            changes={"second_factor": [None, second_factor]},
-        )
 
 
 def staff_otp_confirm(*, user: Any, device_id: int, token: str) -> TOTPDevice | None:
@@ -46,18 +40,40 @@ def staff_otp_confirm(*, user: Any, device_id: int, token: str) -> TOTPDevice | 
     return device
 
 
-def staff_otp_enrol(*, user: Any, actor: Actor, reset: bool = False) -> TOTPDevice:
+def staff_otp_enrol(*, user: Any, actor: Actor) -> TOTPDevice:
     """Give `user` a new confirmed TOTP device (the operator hands over its otpauth URL or QR
-    code). With `reset`, the user's existing devices are removed first (lost phone)."""
+    code). A lost phone is first `staff_otp_reset`."""
     with transaction.atomic():
-        if reset:
-            removed = [device.pk for device in TOTPDevice.objects.filter(user=user)]
-            if removed:
-                TOTPDevice.objects.filter(pk__in=removed).delete()
-                audit_record(action="staff.otp_reset", actor=actor, target=user, changes={"devices": [removed, []]})
         device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
         audit_record(action="staff.otp_enrol", actor=actor, target=user, changes={"device": [None, device.pk]})
     return device
+
+
+def staff_otp_reset(*, actor: Actor, user_id: int, reason: str) -> int:
+    """Remove every two-factor device of a staff member (lost phone, or a device feared
+    copied) and revoke their API refresh tokens. They log in next with the password alone,
+    or, where two-factor is required of them, not until re-enrolled (`staff_otp_enrol`).
+
+    Locks the user row (two resets remove the devices once). Returns how many devices were
+    removed; none: nothing changes and nothing is audited. Raises REASON_REQUIRED, NOT_FOUND,
+    INVALID_STATE (a superuser's devices, unless from the shell: the console must not strip
+    the account above every administrator of its second factor)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonRequired()
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(pk=user_id).first()
+        if user is None:
+            raise NotFound()
+        if user.is_superuser and actor.kind != AuditLog.ActorKind.SYSTEM:
+            raise InvalidState("A superuser's two-factor devices are reset with manage.py staff_otp_enrol --reset.")
+        removed = sorted(TOTPDevice.objects.filter(user=user).values_list("pk", flat=True))
+        if not removed:
+            return 0
+        TOTPDevice.objects.filter(pk__in=removed).delete()
+        refresh_tokens_revoke_all(user=user)
+        audit_record(action="staff.otp_reset", actor=actor, target=user, reason=reason, changes={"devices": [removed, []]})
+    return len(removed)
 
 
 def alerts_resolve(*, actor: Actor, alert_ids: list[int], reason: str) -> int:

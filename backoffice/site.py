@@ -20,12 +20,13 @@ from django.utils.safestring import mark_safe
 
 class StaffLoginView(LoginView):
     def form_valid(self, form: Any) -> HttpResponse:
-        from backoffice import otp, services
+        from accounts.staff_otp import staff_login_record
+        from backoffice import otp
 
         user = form.get_user()
         response = super().form_valid(form)  # rotates the session; django-otp stores the device
         otp.mark_login(self.request)
-        services.staff_login_record(user=user, second_factor=getattr(user, "otp_device", None) is not None)
+        staff_login_record(user=user, second_factor=getattr(user, "otp_device", None) is not None, channel="console")
         return response
 
 

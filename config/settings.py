@@ -196,6 +196,9 @@ SESSION_COOKIE_AGE = STAFF_SESSION_AGE_MINUTES * 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED", default=False)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="VTU back office")  # the name authenticator apps show
+# Never show a device's key or QR code in the admin (it would clone the second factor); the
+# console's device page is read-only anyway (backoffice/admin_otp.py).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),

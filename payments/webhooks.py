@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from audit.services import Actor, audit_record
+from audit.services import Actor, audit_record, staff_reason
 from config.alerts import alert_raise
 from config.metrics import WEBHOOK_DELIVERIES
 from payments import services
@@ -312,7 +312,9 @@ def _alert_orphan(event: NormalizedEvent) -> None:
 
 def webhook_event_reprocess(*, event_id: int, actor: Actor, reason: str = "") -> str:
     """Staff: process a stored event again (audited). Idempotent: money moves at most once
-    (the deposit lock and the journal key), so re-running a credited event changes nothing."""
+    (the deposit lock and the journal key), so re-running a credited event changes nothing.
+    A staff member must give a reason (REASON_REQUIRED)."""
+    reason = staff_reason(actor=actor, reason=reason)
     with transaction.atomic():
         stored = WebhookEvent.objects.select_for_update().get(pk=event_id)
         audit_record(action="webhook_event.reprocess", actor=actor, target=stored, reason=reason,

@@ -1,5 +1,7 @@
 """Back office for pricing rules: every save, delete and bulk change goes through
-pricing.services (validated, audited), never a bare .save()."""
+pricing.services (validated, audited), never a bare .save(), and carries the staff member's
+reason: the add and change forms have a required Reason field; activate, deactivate and
+delete are change-list actions that ask for one (no bare delete page)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from audit.admin_actions import bulk_action
 from audit.services import Actor
 from config.errors import ApiError
 from pricing import services
@@ -23,6 +26,11 @@ BULK_PERMISSION = "backoffice.pricing_bulk_update"
 
 
 class PricingRuleForm(forms.ModelForm):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}), max_length=500, strip=True,
+        help_text="Required. Saved in the audit log with your name and the fields you changed.",
+    )
+
     class Meta:
         model = PricingRule
         fields = [
@@ -77,7 +85,7 @@ class BulkMarkupForm(forms.Form):
 class PricingRuleAdmin(admin.ModelAdmin):
     form = PricingRuleForm
     action_form = MarkupActionForm
-    actions = ["set_markup", "activate", "deactivate"]
+    actions = ["set_markup", "activate", "deactivate", "delete_rules"]
     list_display = (
         "__str__", "kind", "network", "plan_type", "plan_code", "audience", "user", "method", "value",
         "starts_at", "ends_at", "is_promotion", "active",
@@ -95,22 +103,22 @@ class PricingRuleAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: PricingRule, form: forms.ModelForm, change: bool) -> None:
         actor = Actor.for_user(request.user)
-        fields = {name: form.cleaned_data.get(name) for name in form.Meta.fields if name != "user"}
+        fields = {name: form.cleaned_data.get(name) for name in PricingRuleForm.Meta.fields if name != "user"}
         fields["user_id"] = form.cleaned_data["user"].pk if form.cleaned_data.get("user") else None
         for name in ("network", "plan_type", "plan_code", "label"):
             fields[name] = fields[name] or ""
+        reason = form.cleaned_data["reason"]
         if change:
-            saved = services.pricing_rule_update(rule_id=obj.pk, actor=actor, reason="admin", **fields)
+            saved = services.pricing_rule_update(rule_id=obj.pk, actor=actor, reason=reason, **fields)
         else:
-            saved = services.pricing_rule_create(actor=actor, reason="admin", **fields)
+            saved = services.pricing_rule_create(actor=actor, reason=reason, **fields)
         obj.pk = saved.pk
 
-    def delete_model(self, request: HttpRequest, obj: PricingRule) -> None:
-        services.pricing_rule_delete(rule_id=obj.pk, actor=Actor.for_user(request.user), reason="admin")
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # Django's delete page asks no reason: the "Delete" action below does
 
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PricingRule]) -> None:
-        for rule_id in queryset.values_list("pk", flat=True):
-            services.pricing_rule_delete(rule_id=rule_id, actor=Actor.for_user(request.user), reason="admin")
+    def has_remove_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("pricing.delete_pricingrule")
 
     def get_urls(self) -> list:
         view = self.admin_site.admin_view(self.bulk_markup_view)
@@ -165,19 +173,30 @@ class PricingRuleAdmin(admin.ModelAdmin):
             return
         self.message_user(request, f"Markup set on {changed} rule(s).", messages.SUCCESS)
 
-    @admin.action(description="Activate the selected rules", permissions=["change"])
-    def activate(self, request: HttpRequest, queryset: QuerySet[PricingRule]) -> None:
-        self._set_active(request, queryset, True)
+    @admin.action(description="Activate the selected rules (asks for a reason)", permissions=["change"])
+    def activate(self, request: HttpRequest, queryset: QuerySet[PricingRule]) -> HttpResponse | None:
+        return self._set_active(request, queryset, True)
 
-    @admin.action(description="Deactivate the selected rules", permissions=["change"])
-    def deactivate(self, request: HttpRequest, queryset: QuerySet[PricingRule]) -> None:
-        self._set_active(request, queryset, False)
+    @admin.action(description="Deactivate the selected rules (asks for a reason)", permissions=["change"])
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[PricingRule]) -> HttpResponse | None:
+        return self._set_active(request, queryset, False)
 
-    def _set_active(self, request: HttpRequest, queryset: QuerySet[PricingRule], active: bool) -> None:
-        actor = Actor.for_user(request.user)
-        for rule_id in queryset.values_list("pk", flat=True):
-            services.pricing_rule_update(rule_id=rule_id, actor=actor, reason="admin", active=active)
-        self.message_user(request, f"{queryset.count()} rule(s) {'activated' if active else 'deactivated'}.")
+    def _set_active(self, request: HttpRequest, queryset: QuerySet[PricingRule], active: bool) -> HttpResponse | None:
+        actor = Actor.from_request(request)
+        return bulk_action(
+            request, self, queryset, action="activate" if active else "deactivate",
+            verb="Activate" if active else "Deactivate",
+            call=lambda rule, data: services.pricing_rule_update(rule_id=rule.pk, actor=actor, reason=data["reason"],
+                                                                 active=active),
+        )
+
+    @admin.action(description="Delete the selected rules (asks for a reason)", permissions=["remove"])
+    def delete_rules(self, request: HttpRequest, queryset: QuerySet[PricingRule]) -> HttpResponse | None:
+        actor = Actor.from_request(request)
+        return bulk_action(
+            request, self, queryset, action="delete_rules", verb="Delete",
+            call=lambda rule, data: services.pricing_rule_delete(rule_id=rule.pk, actor=actor, reason=data["reason"]),
+        )
 
 
 def _integer(value: str | None) -> int | None:

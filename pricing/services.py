@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.services import Actor, audit_record, diff
+from audit.services import Actor, audit_record, diff, staff_reason
 from config.errors import ApiError, NotFound
 from pricing.errors import BelowCost, PriceNotSet
 from pricing.models import MAX_DISCOUNT_BPS, MAX_MARKUP_BPS, PricingRule
@@ -202,7 +202,9 @@ def pricing_rules_set_markup(
     """Set the same markup (method and value) on many rules at once, e.g. every MTN rule.
 
     All or nothing: every rule is validated with its new markup first, and one audit record
-    lists each rule's before/after. Rows are locked in id order. Returns the number changed."""
+    lists each rule's before/after. Rows are locked in id order. Returns the number changed.
+    A staff member must give a reason (REASON_REQUIRED)."""
+    reason = staff_reason(actor=actor, reason=reason)
     with transaction.atomic():
         selected = list(PricingRule.objects.select_for_update().filter(pk__in=rule_ids).order_by("pk"))
         changes: dict[str, Any] = {}
@@ -229,7 +231,8 @@ def pricing_rules_bulk_markup(
 ) -> int:
     """Change the markup of every markup rule of a network and/or plan type (optionally one
     audience). Fixed-price rules are left alone: a fixed price is a decision about one plan,
-    not a markup. Returns the number of rules changed."""
+    not a markup. Returns the number of rules changed. A staff member must give a reason."""
+    reason = staff_reason(actor=actor, reason=reason)
     if not network and not plan_type:
         raise ApiError(code="VALIDATION_ERROR", errors={"network": ["Give a network or a plan type (or both)."]})
     if method not in MARKUP_METHODS.get(kind, set()):

@@ -3,7 +3,9 @@ console pages; purchases, provider calls and disputes are in vtu/admin_purchases
 (imported at the end of this module, so Django's admin autodiscovery registers them too).
 
 Catalogue and routing (networks, plans, provider plan mappings, provider order and on/off per
-network, provider switches) are edited in place; every save is audited. Nothing is deleted:
+network, provider switches) are edited in place; every save, a plan's provider plan rows
+included, goes through vtu.services.catalogue_admin and is audited with the before and after
+values of what changed. Nothing is deleted:
 switch it off (history refers to these rows). Circuit breakers are reset with a reason
 (vtu.breaker). Who may do what is a backoffice.* permission checked by name
 (backoffice/roles.py).
@@ -15,14 +17,13 @@ import json
 from typing import Any
 
 from django.contrib import admin
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from audit.admin_actions import bulk_action
-from audit.services import Actor, audit_record
+from audit.services import Actor
 from config.logs import redact_value
 from vtu import breaker
 from vtu.models import (
@@ -33,7 +34,7 @@ from vtu.models import (
     ProviderState,
     Route,
 )
-from vtu.services import snapshot
+from vtu.services.catalogue_admin import catalogue_row_save
 
 PROVIDER_PERM = "backoffice.provider_manage"
 
@@ -62,16 +63,12 @@ def redacted_url(url: str) -> str:
 
 
 class AuditedAdmin(admin.ModelAdmin):
-    """Saves go through one transaction with an audit record of the changed fields."""
-
-    audit_action = ""
+    """Saves (the change form and the list's editable columns) go through
+    vtu.services.catalogue_admin: one transaction, only the changed fields written, an audit
+    record of their before and after values. Nothing is deleted."""
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        with transaction.atomic():
-            super().save_model(request, obj, form, change)
-            changes = {field: form.cleaned_data.get(field) for field in form.changed_data}
-            audit_record(action=self.audit_action, actor=Actor.from_request(request), target=obj, changes=changes)
-        snapshot.forget()  # this process sees the change at once; the others within the cache TTL
+        catalogue_row_save(actor=Actor.from_request(request), row=obj, fields=form.changed_data if change else None)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # switch off instead: history refers to these rows
@@ -109,27 +106,38 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Network)
 class NetworkAdmin(AuditedAdmin):
-    audit_action = "network.update"
     list_display = ("code", "name", "active", "airtime_active", "sme_active", "gifting_active", "corporate_active",
                     "airtime_min_kobo", "airtime_max_kobo")
     list_editable = ("active", "airtime_active", "sme_active", "gifting_active", "corporate_active")
 
 
 class ProviderPlanInline(admin.TabularInline):
+    """Edited with the plan; each added or changed mapping is saved and audited on its own
+    (DataPlanAdmin.save_formset). Never deleted: switch it off."""
+
     model = ProviderPlan
     extra = 0
+    can_delete = False
     fields = ("provider", "provider_plan_id", "cost_kobo", "active", "suspended_at", "suspended_reason", "last_seen_at")
     readonly_fields = ("suspended_at", "suspended_reason", "last_seen_at")
 
 
 @admin.register(DataPlan)
 class DataPlanAdmin(AuditedAdmin):
-    audit_action = "plan.update"
     list_display = ("code", "network", "name", "plan_type", "size_mb", "validity_days", "active")
     list_editable = ("active",)
     list_filter = ("network", "plan_type", "active")
     search_fields = ("code", "name")
     inlines = [ProviderPlanInline]
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """The provider plan rows: each through the audited service, like their own page."""
+        actor = Actor.from_request(request)
+        formset.save(commit=False)  # fills new_objects / changed_objects, writes nothing
+        for row in formset.new_objects:
+            catalogue_row_save(actor=actor, row=row)
+        for row, fields in formset.changed_objects:
+            catalogue_row_save(actor=actor, row=row, fields=fields)
 
 
 class CostChangeInline(ReadOnlyInline):
@@ -139,7 +147,6 @@ class CostChangeInline(ReadOnlyInline):
 
 @admin.register(ProviderPlan)
 class ProviderPlanAdmin(AuditedAdmin):
-    audit_action = "provider_plan.update"
     list_display = ("provider", "plan", "provider_plan_id", "cost_kobo", "active", "suspended_at", "last_seen_at")
     list_editable = ("active",)
     list_filter = ("provider", "active", "plan__network")
@@ -152,7 +159,6 @@ class ProviderPlanAdmin(AuditedAdmin):
 class RouteAdmin(AuditedAdmin):
     """Provider order (lower priority first) and on/off, per network and product."""
 
-    audit_action = "routing.update"
     list_display = ("network", "product", "provider", "priority", "enabled", "airtime_cost_bps")
     list_editable = ("priority", "enabled", "airtime_cost_bps")
     list_filter = ("network", "product", "provider", "enabled")
@@ -161,7 +167,6 @@ class RouteAdmin(AuditedAdmin):
 
 @admin.register(ProviderState)
 class ProviderStateAdmin(AuditedAdmin):
-    audit_action = "provider.update"
     list_display = ("provider", "enabled", "circuit", "consecutive_failures", "opened_at", "health_score",
                     "success_rate_bps", "latency_p50_ms", "float_naira", "balance_checked_at")
     list_editable = ("enabled",)

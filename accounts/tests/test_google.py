@@ -105,3 +105,15 @@ def test_token_signed_by_another_key_is_refused(api_client, signing_key):
     response = _post(api_client, _token(signing_key, _key=other))
     assert response.status_code == 401
     assert not User.objects.exists()
+
+
+def test_staff_with_two_factor_get_no_tokens_from_google(api_client, signing_key):
+    """Their tokens are issued only against the TOTP code (POST /api/v1/auth/login with `otp`)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    staff = UserFactory(email="ada@example.com", is_staff=True, google_sub="google-sub-1")
+    TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
+    response = _post(api_client, _token(signing_key))
+    assert response.status_code == 403 and response.json()["error_code"] == "OTP_REQUIRED"
+    assert "access" not in response.json() and not OutstandingToken.objects.filter(user=staff).exists()

@@ -75,21 +75,23 @@ MODELS: dict[str, ModelAccess] = {
     "payments.webhookevent": ModelAccess(view=STAFF, actions={"reprocess_events": FINANCE_ADMIN}),
     "payments.virtualaccount": _ro(S, F, A),
     # pricing
+    # deleting is an action with a reason (no bare delete page)
     "pricing.pricingrule": ModelAccess(
-        view=FINANCE_ADMIN, add=ADMIN_ONLY, change=ADMIN_ONLY, delete=ADMIN_ONLY,
-        actions={name: ADMIN_ONLY for name in ("delete_selected", "activate", "deactivate", "set_markup")},
+        view=FINANCE_ADMIN, add=ADMIN_ONLY, change=ADMIN_ONLY,
+        actions={name: ADMIN_ONLY for name in ("delete_rules", "activate", "deactivate", "set_markup")},
     ),
     # plumbing
     "auth.group": _ro(A),
-    "otp_totp.totpdevice": ModelAccess(view=ADMIN_ONLY, change=ADMIN_ONLY, delete=ADMIN_ONLY,
-                                       actions={"delete_selected": ADMIN_ONLY}),
+    # read-only (never the key); removing devices is an audited action with a reason
+    "otp_totp.totpdevice": ModelAccess(view=ADMIN_ONLY, actions={"reset_devices": ADMIN_ONLY}),
+    # every change, switch and run with a reason, audited; never deleted (disable instead)
     "django_celery_beat.periodictask": ModelAccess(
-        view=ADMIN_ONLY, add=ADMIN_ONLY, change=ADMIN_ONLY, delete=ADMIN_ONLY,
-        actions={"delete_selected": ADMIN_ONLY, "enable_tasks": ADMIN_ONLY, "disable_tasks": ADMIN_ONLY,
-                 "toggle_tasks": ADMIN_ONLY, "run_tasks": ADMIN_ONLY},
+        view=ADMIN_ONLY, add=ADMIN_ONLY, change=ADMIN_ONLY,
+        actions={"enable_tasks": ADMIN_ONLY, "disable_tasks": ADMIN_ONLY, "run_tasks": ADMIN_ONLY},
     ),
-    "django_celery_beat.intervalschedule": ModelAccess(view=ADMIN_ONLY, add=ADMIN_ONLY, change=ADMIN_ONLY),
-    "django_celery_beat.crontabschedule": ModelAccess(view=ADMIN_ONLY, add=ADMIN_ONLY, change=ADMIN_ONLY),
+    # schedules are added, never edited in place (a task is pointed at another one, audited)
+    "django_celery_beat.intervalschedule": ModelAccess(view=ADMIN_ONLY, add=ADMIN_ONLY),
+    "django_celery_beat.crontabschedule": ModelAccess(view=ADMIN_ONLY, add=ADMIN_ONLY),
     "django_celery_beat.solarschedule": _ro(A),
     "django_celery_beat.clockedschedule": _ro(A),
 }
@@ -121,8 +123,6 @@ CUSTOM_ADMIN_URLS: dict[str, dict[str, int]] = {
     # pricing
     "pricing_pricingrule_bulk_markup": {S: 403, F: 403, A: 200},
     "accounts_kycsubmission_document": {S: 404, F: 404, A: 404},  # the sample has no document file
-    "otp_totp_totpdevice_config": {S: 403, F: 403, A: 200},
-    "otp_totp_totpdevice_qrcode": {S: 403, F: 403, A: 200},
 }
 
 # Site-wide admin URLs: url name -> status per role for a GET (app_list is derived from

@@ -83,6 +83,12 @@ def build() -> None:
     ]:
         attempt(p, provider, state, at(0, 9))
     attempt(p1, "amigo", "success", at(-35, 9))  # outside the range
+    # D-5: inside the 30 days, not today (a wrong date filter would show them today).
+    attempt(p7, "amigo", "failed", at(-5, 9))
+    attempt(p3, "vtpass", "success", at(-5, 10))
+    # D 00:05 Lagos is D-1 23:05 UTC: today in Lagos. D+1 00:10 Lagos: neither range.
+    attempt(p3, "vtpass", "unknown", at(0, 0, 5))
+    attempt(p2, "amigo", "success", at(1, 0, 10))
 
     deposit(user, "paystack", "successful", 100_000, 1_500, at(0, 9))
     deposit(user, "paystack", "successful", 50_000, 750, at(-2, 9))

@@ -27,10 +27,6 @@ NOW_FIGURES = {
     "queue": {"pending": 1, "processing": 2, "needs_review": 1},
     "provider_float": FLOAT,
     "ledger_check": {"ok": False, "finished_at": "2026-11-20T07:01:00+00:00", "finding_count": 2},
-    "success_by_provider": [
-        {"provider": "amigo", "success": 3, "failed": 1, "open": 1, "success_rate_bps": 7500},
-        {"provider": "vtpass", "success": 1, "failed": 1, "open": 0, "success_rate_bps": 5000},
-    ],
     "unavailable": [],
     "disputes": {"open": 1, "oldest_open_at": "2026-11-20T10:00:00+00:00"},
 }
@@ -55,6 +51,11 @@ def _day(day: date, sales=0, margin=0, delivered=0, failed=0, deposits=0) -> dic
 EXPECTED_TODAY = {
     **NOW_FIGURES,
     "range": {"from": "2026-11-20", "to": "2026-11-20", "timezone": "Africa/Lagos"},
+    # Attempts created on D (Lagos), the 00:05 one included; not D-5's, not D+1's.
+    "success_by_provider": [
+        {"provider": "amigo", "success": 3, "failed": 1, "open": 1, "success_rate_bps": 7500},
+        {"provider": "vtpass", "success": 1, "failed": 1, "open": 1, "success_rate_bps": 5000},
+    ],
     "purchases": {
         "sales_count": 3, "sales_kobo": 35_000, "cost_kobo": 33_900, "margin_kobo": 1_100, "failed_count": 1,
         "reversed_count": 0, "reversed_kobo": 0, "refunded_count": 0, "refunded_kobo": 0, "success_rate_bps": 7500,
@@ -85,6 +86,11 @@ _special = {
 EXPECTED_MONTH = {
     **NOW_FIGURES,
     "range": {"from": "2026-10-22", "to": "2026-11-20", "timezone": "Africa/Lagos"},
+    # Today's attempts plus D-5's (amigo failed, vtpass success); not D-35's, not D+1's.
+    "success_by_provider": [
+        {"provider": "amigo", "success": 3, "failed": 2, "open": 1, "success_rate_bps": 6000},
+        {"provider": "vtpass", "success": 2, "failed": 1, "open": 1, "success_rate_bps": 6666},
+    ],
     "purchases": {
         "sales_count": 4, "sales_kobo": 85_000, "cost_kobo": 81_900, "margin_kobo": 3_100, "failed_count": 1,
         "reversed_count": 1, "reversed_kobo": 30_000, "refunded_count": 1, "refunded_kobo": 40_000, "success_rate_bps": 8571,
@@ -164,7 +170,7 @@ def test_support_has_no_figures():
 
 
 def _card(html: str, card_id: str) -> str:
-    match = re.search(rf'id="{card_id}"><div class="label">[^<]*</div>\s*<div class="value[^"]*">([^<]*)</div>', html)
+    match = re.search(rf'id="{card_id}"><div class="label">[^<]*</div>\s*<div class="value[^"]*">(?:<a [^>]*>)?([^<]*)<', html)
     assert match, card_id
     return match.group(1)
 
@@ -184,7 +190,10 @@ def test_the_dashboard_shows_the_same_figures_and_charts(fixture_day, client):
     assert _card(html, "month-success") == "85.71%"
     assert _card(html, "month-refunds") == "₦300.00 / ₦400.00"
     assert _card(html, "month-deposits") == "₦3,800.00"
-    assert _card(html, "queue-processing") == "2" and _card(html, "queue-review") == "1"
+    assert _card(html, "queue-processing") == "2" and _card(html, "queue-review") == "1" and _card(html, "queue-pending") == "1"
+    assert '?flagged=yes">1</a>' in html and '?status__exact=processing">2</a>' in html
+    assert ('<td>amigo</td><td class="num">3</td><td class="num">2</td><td class="num">1</td>'
+            '<td class="num">60.00%</td>') in html  # per provider, 30 days
     assert "2 findings" in _card(html, "ledger-check")
     assert "<td>paystack</td><td class=\"num\">2</td><td class=\"num\">₦1,500.00</td>" in html
     assert "<td>amigo</td><td class=\"num\">₦50,000.00</td>" in html
@@ -205,5 +214,8 @@ def test_support_sees_the_banner_and_app_list_but_no_figures(fixture_day, client
     assert response.status_code == 200
     assert response.context["show_figures"] is False
     html = response.content.decode()
-    assert 'id="dashboard"' not in html and 'class="chart"' not in html and "₦350.00" not in html
+    assert 'id="dashboard"' not in html and 'class="chart"' not in html and "₦" not in html
     assert "2 open alerts" in html
+    # Their work list, counts only: purchases waiting for a requery and past the SLA.
+    assert 'id="work-queue"' in html
+    assert (_card(html, "queue-processing"), _card(html, "queue-pending"), _card(html, "queue-review")) == ("2", "1", "1")

@@ -419,3 +419,51 @@ def test_staff_api_endpoints(name, users):
             got = _api_call(route, method, _api_client(users[role]), role)
             problems.append(_compare(f"api:{name}:{method}:{role}", got, expected[role]))
     assert [problem for problem in problems if problem] == []
+
+
+# --- staff API: the second factor and the staff session (the same endpoints, three more columns)
+
+
+def _second_factor_clients() -> dict[str, tuple[APIClient, int | str]]:
+    """Column -> (client, the expected answer on every endpoint; "admin" means the admin
+    column of STAFF_API). An admin-group member with a confirmed device, with STAFF_2FA_REQUIRED
+    on: a token without the code (issued before enrolment, or by a login that did not need
+    it) is refused; with the code the admin's own cells apply. A token issued before its
+    holder was made staff is not a staff session and is refused too."""
+    from django.contrib.auth.models import Group
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    without_code, with_code = user_for_role("admin"), user_for_role("admin")
+    for user in (without_code, with_code):
+        TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    promoted = UserFactory()
+    promoted_client = authenticate(APIClient(), promoted)
+    User.objects.filter(pk=promoted.pk).update(is_staff=True)
+    promoted.groups.add(Group.objects.get(name="admin"))
+    return {
+        "admin without the code": (authenticate(APIClient(), without_code, otp_verified=False), "403 OTP_REQUIRED"),
+        "admin with the code": (authenticate(APIClient(), with_code, otp_verified=True), "admin"),
+        "token from before staff": (promoted_client, "401 TOKEN_INVALID"),
+    }
+
+
+def _api_answer(route: str, method: str, client: APIClient) -> int | str:
+    body = {"reason": "permission matrix"} if method == "POST" and "users/" in route else {}
+    response = getattr(client, method.lower())(_api_path(route), body, format="json")
+    if response.status_code in (401, 403):
+        return f"{response.status_code} {response.json().get('error_code')}"
+    return response.status_code
+
+
+@pytest.mark.parametrize("name", sorted(STAFF_API))
+def test_staff_api_second_factor_and_session_cells(name, settings):
+    settings.STAFF_2FA_REQUIRED = True
+    route, _view = staff_api_routes()[name]
+    problems = []
+    for method, expected in STAFF_API[name].items():
+        for column, (client, want) in _second_factor_clients().items():
+            want = expected["admin"] if want == "admin" else want
+            got = _api_answer(route, method, client)
+            if got != want:
+                problems.append(f"api:{name}:{method}:{column}: got {got}, expected {want}")
+    assert problems == []

@@ -46,7 +46,7 @@ def test_staff_without_a_device_logs_in_with_the_password_and_the_login_is_audit
     assert client.get(INDEX).status_code == 200
     assert client.session[SESSION_LOGIN_AT] == pytest.approx(time.time(), abs=60)
     assert actions_for_target(target=staff) == ["staff.login"]
-    assert audit_for_target(target=staff).get().changes == {"second_factor": [None, False]}
+    assert audit_for_target(target=staff).get().changes == {"second_factor": [None, False], "channel": [None, "console"]}
 
 
 def test_a_customer_cannot_log_in_to_the_console(client):
@@ -73,7 +73,7 @@ def test_with_a_device_the_code_is_required_and_checked(client):
     ok = _login(client, staff, _code(device))
     assert ok.status_code == 302
     assert client.get(INDEX).status_code == 200
-    assert audit_for_target(target=staff).get().changes == {"second_factor": [None, True]}
+    assert audit_for_target(target=staff).get().changes == {"second_factor": [None, True], "channel": [None, "console"]}
 
 
 def test_a_session_that_skipped_the_code_is_not_let_in(client):
@@ -188,10 +188,14 @@ def test_the_enrol_command_prints_the_otpauth_url_and_qr_svg():
     assert "<svg" in text
     with pytest.raises(CommandError, match="--reset"):
         call_command("staff_otp_enrol", "ada@example.com", stdout=io.StringIO())
-    call_command("staff_otp_enrol", "ada@example.com", "--reset", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="--reason"):
+        call_command("staff_otp_enrol", "ada@example.com", "--reset", stdout=io.StringIO())
+    assert TOTPDevice.objects.filter(user=staff).get() == device  # refused: nothing removed
+    call_command("staff_otp_enrol", "ada@example.com", "--reset", "--reason", "lost phone", stdout=io.StringIO())
     assert TOTPDevice.objects.filter(user=staff).exclude(pk=device.pk).count() == 1
     assert not TOTPDevice.objects.filter(pk=device.pk).exists()
     assert actions_for_target(target=staff) == ["staff.otp_enrol", "staff.otp_reset", "staff.otp_enrol"]
+    assert audit_for_target(target=staff).get(action="staff.otp_reset").reason == "lost phone"
 
 
 def test_the_enrol_command_refuses_a_non_staff_user():

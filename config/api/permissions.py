@@ -23,7 +23,11 @@ class NotSuspendedForWrites(permissions.BasePermission):
 
 
 class IsStaff(permissions.BasePermission):
-    """Staff endpoints: a staff user with a JWT; never reachable with an API key."""
+    """Staff endpoints: a staff user with the JWT of a staff login; never an API key.
+
+    The token must come from a staff session: one that ends STAFF_SESSION_AGE_MINUTES after the
+    login, and, when two-factor applies to the user, was issued against a TOTP code (else 403
+    OTP_REQUIRED). The rules are the console's too: accounts/staff_otp.py."""
 
     message = "Staff only."
     code = "STAFF_ONLY"
@@ -32,7 +36,13 @@ class IsStaff(permissions.BasePermission):
         user = request.user
         if getattr(request, "api_key", None) is not None:
             return False
-        return bool(user and user.is_authenticated and user.is_staff and user.is_active)
+        if not (user and user.is_authenticated and user.is_staff and user.is_active):
+            return False
+        # Imported here: this plumbing module loads before the apps; the rule is identity's.
+        from accounts.staff_otp import api_token_check
+
+        api_token_check(user, request.auth)
+        return True
 
 
 class HasStaffPermission(IsStaff):

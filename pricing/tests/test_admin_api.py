@@ -186,14 +186,17 @@ def test_bulk_markup_by_plan_type_and_refusals_change_nothing(no_rules, staff_us
     before = snapshot()
 
     with pytest.raises(ApiError):
-        services.pricing_rules_bulk_markup(kind="data", method="percent", rate_bps=5, actor=actor)  # no scope
+        services.pricing_rules_bulk_markup(kind="data", method="percent", rate_bps=5, actor=actor, reason="r")  # no scope
     with pytest.raises(ApiError):
-        services.pricing_rules_bulk_markup(kind="data", plan_type="sme", method="discount", rate_bps=5, actor=actor)
+        services.pricing_rules_bulk_markup(kind="data", plan_type="sme", method="discount", rate_bps=5, actor=actor,
+                                           reason="r")
     with pytest.raises(ApiError):
-        services.pricing_rules_set_markup(rule_ids=[sme.pk, airtime.pk], method="percent", rate_bps=5, actor=actor)
+        services.pricing_rules_set_markup(rule_ids=[sme.pk, airtime.pk], method="percent", rate_bps=5, actor=actor,
+                                          reason="r")
     assert snapshot() == before  # all or nothing
 
-    assert services.pricing_rules_bulk_markup(kind="data", plan_type="sme", method="flat", amount_kobo=700, actor=actor) == 1
+    assert services.pricing_rules_bulk_markup(kind="data", plan_type="sme", method="flat", amount_kobo=700, actor=actor,
+                                              reason="r") == 1
     sme.refresh_from_db()
     assert (sme.method, sme.amount_kobo, sme.rate_bps) == ("flat", 700, None)
 
@@ -249,7 +252,7 @@ def test_admin_lists_and_adds_rules_through_the_service(admin_client):
     form = {
         "label": "Glo promo", "kind": "data", "network": "GLO", "plan_type": "", "plan_code": "", "audience": "customer",
         "user": "", "method": "fixed", "amount_kobo": "20000", "rate_bps": "", "starts_at_0": "", "starts_at_1": "",
-        "ends_at_0": "", "ends_at_1": "", "is_promotion": "on", "active": "on",
+        "ends_at_0": "", "ends_at_1": "", "is_promotion": "on", "active": "on", "reason": "Glo promo week",
     }
 
     response = admin_client.post(admin_url("add"), form)
@@ -257,7 +260,7 @@ def test_admin_lists_and_adds_rules_through_the_service(admin_client):
     assert response.status_code == 302, response.content.decode()[:2000]
     rule = PricingRule.objects.get(label="Glo promo")
     assert (rule.method, rule.amount_kobo, rule.is_promotion) == ("fixed", 20_000, True)
-    assert AuditLog.objects.filter(action="pricing_rule.create", target_id=str(rule.pk)).exists()
+    assert AuditLog.objects.get(action="pricing_rule.create", target_id=str(rule.pk)).reason == "Glo promo week"
 
 
 @pytest.mark.django_db

@@ -97,9 +97,9 @@ class Identity:
 
 
 def _jwt(user) -> str:
-    from rest_framework_simplejwt.tokens import RefreshToken
+    from accounts.services import tokens_for
 
-    return str(RefreshToken.for_user(user).access_token)
+    return tokens_for(user)["access"]  # as the login issues it (staff: a staff session)
 
 
 def _owned_objects(user, path_params: dict[str, dict[str, str]]) -> None:
