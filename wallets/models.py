@@ -60,13 +60,17 @@ class LedgerAccount(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(held_kobo__gte=0), name="ledgeraccount_held_nonnegative"),
+            # Keyed on the kind, not on allow_negative: a flag on the row cannot switch off the
+            # one rule that keeps a customer from spending money they do not have.
             models.CheckConstraint(
-                condition=Q(allow_negative=True) | Q(balance_kobo__gte=F("held_kobo")),
-                name="ledgeraccount_available_nonnegative",
+                condition=Q(kind="system") | Q(balance_kobo__gte=F("held_kobo")),
+                name="ledgeraccount_customer_available_nonnegative",
             ),
             models.CheckConstraint(condition=Q(outflow_kobo__gte=0), name="ledgeraccount_outflow_nonnegative"),
             models.CheckConstraint(
-                condition=(Q(kind="customer", user__isnull=False, number__isnull=False, materialised=True))
+                condition=(
+                    Q(kind="customer", user__isnull=False, number__isnull=False, materialised=True, allow_negative=False)
+                )
                 | Q(kind="system", user__isnull=True),
                 name="ledgeraccount_kind_shape",
             ),

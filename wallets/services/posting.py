@@ -208,7 +208,7 @@ def _accounts(legs: Sequence[Leg], known: dict[int, LedgerAccount] | None) -> di
     found = {pk: account for pk, account in (known or {}).items() if pk in ids}
     missing = ids - set(found)
     if missing:
-        fields = ("id", "currency", "kind", "materialised", "allow_negative", "status")
+        fields = ("id", "currency", "kind", "materialised", "status")
         found.update({a.pk: a for a in LedgerAccount.objects.filter(pk__in=missing).only(*fields)})
     if set(found) != ids:
         raise NotFound(f"No ledger account {sorted(ids - set(found))}.")
@@ -263,7 +263,9 @@ def apply_change(account_id: int, change: AccountChange) -> tuple[int, int]:
     if change.require_active:
         where.append("status = 'active'")
     if change.guard_available:
-        where.append("(allow_negative OR balance_kobo - held_kobo + %s >= 0)")
+        # The same rule as CHECK ledgeraccount_customer_available_nonnegative (keyed on kind,
+        # never on a flag), so the guard, not the CHECK, is what refuses.
+        where.append("(kind = 'system' OR balance_kobo - held_kobo + %s >= 0)")
         where_params.append(change.delta_kobo - change.held_delta_kobo)
     if change.max_balance_kobo is not None and change.delta_kobo > 0:
         where.append("balance_kobo + %s <= %s")

@@ -91,3 +91,20 @@ def test_an_entry_deleted_behind_the_triggers_back_is_found(user):
                      "ledger_unbalanced"}
     assert ledger_check() == 5
     assert _wallet(user).status == "frozen"
+
+
+@pytest.mark.django_db
+def test_a_customer_wallet_below_its_held_amount_is_found_whatever_its_flag_says(user):
+    """The checker's rule is keyed on the kind: a customer row flagged allow_negative (only
+    possible once its constraints were dropped) is named, and so is its negative available."""
+    fund_wallet(user, 1000)
+    wallet = _wallet(user)
+    hold_place(account_id=wallet.pk, amount_kobo=600, reference="P-2")
+    _sql("SET CONSTRAINTS ALL IMMEDIATE", [])  # run the deferred journal checks now: ALTER refuses pending ones
+    for name in ("ledgeraccount_kind_shape", "ledgeraccount_customer_available_nonnegative"):
+        _sql(f"ALTER TABLE wallets_ledgeraccount DROP CONSTRAINT {name}", [])  # rolled back with the test
+    _sql("UPDATE wallets_ledgeraccount SET allow_negative = true, held_kobo = 1500 WHERE id = %s", [wallet.pk])
+    findings = {finding.code: finding for finding in ledger_findings()}
+    assert set(findings) == {"negative_available", "customer_allows_negative", "held_mismatch"}
+    assert findings["negative_available"].account_ids == (wallet.pk,)
+    assert findings["negative_available"].message == f"account {wallet.code}: available -500 < 0"
