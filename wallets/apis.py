@@ -337,7 +337,11 @@ class AdminFundWalletApi(APIView):
     direction = Adjustment.Direction.CREDIT
 
     class InputSerializer(_AdjustmentInput):
-        bank_reference = StrictCharField(max_length=100, required=False, allow_blank=True)
+        bank_reference = StrictCharField(
+            max_length=100, required=False, allow_blank=True,
+            help_text="The bank's reference, stored normalised: upper case, without spaces, hyphens, underscores, "
+            "slashes or dots (GTB-1 = gtb 1 = GTB1); other characters are refused. Unique among adjustments not rejected.",
+        )
 
     @extend_schema(operation_id="admin_fund_wallet", request=InputSerializer,
                    responses={201: AdjustmentOutput, 202: AdjustmentOutput}, tags=["admin"])

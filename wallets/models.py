@@ -240,9 +240,10 @@ class Adjustment(models.Model):
     direction = models.CharField(max_length=8, choices=Direction.choices)
     amount_kobo = models.BigIntegerField()
     reason = models.TextField()
-    # A credit for money received by bank transfer carries the bank's reference: one bank
-    # transfer can be credited once (journal key bankfund:<reference>).
-    bank_reference = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    # A credit for money received by bank transfer carries the bank's reference, normalised
+    # (wallets.services.adjustments.bank_reference_normalise): one bank transfer can be
+    # credited once (UNIQUE unless rejected, and the journal key bankfund:<reference>).
+    bank_reference = models.CharField(max_length=100, null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     requested_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
     decided_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -265,6 +266,13 @@ class Adjustment(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(status="posted") | Q(journal__isnull=False), name="adjustment_posted_has_journal"
+            ),
+            # A rejected request never posted, so its reference stays free for a corrected
+            # request; a pending or posted one holds it (bankfund:<ref> still refuses a second
+            # journal whatever the adjustment rows say).
+            models.UniqueConstraint(
+                fields=["bank_reference"], condition=~Q(status="rejected"),
+                name="adjustment_bank_reference_unique_unless_rejected",
             ),
         ]
 

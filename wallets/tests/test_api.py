@@ -308,7 +308,7 @@ def test_admin_fund_small_amount_posts_at_once_and_is_audited(user):
         format="json",
     )
     assert response.status_code == 201, response.content
-    assert response.json()["status"] == "posted" and response.json()["journal_key"] == "bankfund:GTB-1"
+    assert response.json()["status"] == "posted" and response.json()["journal_key"] == "bankfund:GTB1"
     assert _wallet(user).balance_kobo == 20_000
     assert AuditLog.objects.filter(action="adjustment.post", actor_user_id=staff.pk).exists()
     before = snapshot()
