@@ -1,8 +1,8 @@
 """The ledger's services: the only code that changes balances (docs/ARCHITECTURE.md "Ledger").
 
-Every function is keyword-only, owns its transaction (a savepoint inside the caller's) and its
-audit record, and says in its docstring what it locks, what makes it idempotent and what it
-raises.
+Every function is keyword-only, owns its transaction (inside a caller's transaction it joins
+it, without a savepoint) and its audit record, and says in its docstring what it locks, what
+makes it idempotent and what it raises.
 """
 
 from wallets.limits import Limits, limits_for_tier

@@ -1,6 +1,6 @@
 """The posting primitive: the only code that changes a balance.
 
-One journal = one transaction (or a savepoint in the caller's): insert the journal with its
+One journal = one transaction (or part of the caller's): insert the journal with its
 UNIQUE idempotency key (`ON CONFLICT DO NOTHING`: a concurrent twin waits for the first to
 commit, then finds it), then one guarded atomic UPDATE ... RETURNING per materialised account,
 in ascending id order, then the entries with their running balances. READ COMMITTED: a blocked
@@ -122,11 +122,10 @@ def ledger_execute(cursor: Any, sql: str, params: Sequence[Any]) -> None:
 
 
 def run_in_transaction(work: Callable[[], T]) -> T:
-    """Run `work` in `transaction.atomic` (a savepoint when the caller has a transaction open)
-    with `SET LOCAL lock_timeout`, retrying a deadlock or lock timeout a bounded number of
-    times with jitter. A savepoint rollback releases the locks taken inside it, so the retry
-    also works nested. After the last try the client gets 503 SERVICE_UNAVAILABLE, never a
-    deadlock error."""
+    """Run `work` in its own `transaction.atomic` with `SET LOCAL lock_timeout`, retrying a
+    deadlock or lock timeout a bounded number of times with jitter; after the last try the
+    client gets 503 SERVICE_UNAVAILABLE, never a deadlock error. Inside a caller's
+    transaction it runs there, without savepoint or retry (`_run_in_caller_transaction`)."""
     if _inside_caller_transaction():
         return _run_in_caller_transaction(work)
     attempts = max(1, settings.WALLET_DEADLOCK_RETRIES)
