@@ -97,9 +97,9 @@ def _dispute(customer: User) -> None:
 def _pending_credit(customer: User, finance: User) -> None:
     from audit.services import Actor
     from wallets.models import Adjustment
-    from wallets.services import adjustment_request, wallet_get_or_create
+    from wallets.services import adjustment_request, bank_reference_normalise, wallet_get_or_create
 
-    if Adjustment.objects.filter(bank_reference=BANK_REFERENCE).exists():
+    if Adjustment.objects.filter(bank_reference=bank_reference_normalise(BANK_REFERENCE)).exists():
         return
     adjustment_request(
         staff=Actor.for_user(finance), account_id=wallet_get_or_create(user_id=customer.pk).pk, direction="credit",

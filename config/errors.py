@@ -33,6 +33,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "UNSUPPORTED_PRODUCT": (400, "The product is not available for this network or provider."),
     "DISPUTE_WINDOW_CLOSED": (400, "The dispute window for this purchase has closed."),
     "SECOND_APPROVAL_SAME_USER": (400, "A different staff member must approve."),
+    "STATEMENT_TOO_LARGE": (400, "The statement has too many entries for one CSV file; narrow the date range."),
     # 401: who are you?
     "NOT_AUTHENTICATED": (401, "Authentication credentials were not provided."),
     "AUTHENTICATION_FAILED": (401, "The credentials are not valid."),

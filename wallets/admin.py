@@ -77,7 +77,8 @@ class AdjustmentForm(ReasonForm):
     bank_reference = forms.CharField(
         required=False, max_length=100, strip=True,
         help_text="For a credit of money received by bank transfer: the bank's reference. One bank transfer "
-        "is credited once (a reference already used is refused).",
+        "is credited once (a reference already used is refused; case, spaces, hyphens, underscores, slashes and "
+        "dots are ignored).",
     )
     field_order = ["direction", "amount", "bank_reference", "reason"]
 

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -30,7 +31,7 @@ from config.errors import ApiError, NotFound
 from wallets import clock, selectors
 from wallets.errors import RecipientNotFound
 from wallets.limits import limits_for_tier
-from wallets.models import Adjustment, Journal, LedgerAccount
+from wallets.models import Adjustment, Entry, Journal, LedgerAccount
 from wallets.renderers import CSVRenderer, JSONErrorsMixin
 from wallets.services import (
     adjustment_approve,
@@ -193,10 +194,23 @@ def _statement_range(filters: dict[str, Any]) -> tuple[date, date]:
     return date_from, date_to
 
 
+def _csv_entries(entries: QuerySet[Entry]) -> list[Entry]:
+    """At most CSV_MAX_ROWS entries; more is refused rather than cut short, since a statement
+    silently missing its last entries would not add up to its closing balance."""
+    rows = list(entries[: CSV_MAX_ROWS + 1])
+    if len(rows) > CSV_MAX_ROWS:
+        raise ApiError(
+            code="STATEMENT_TOO_LARGE",
+            detail=f"More than {CSV_MAX_ROWS} entries in this range; ask for a shorter date range.",
+            errors={"max_rows": CSV_MAX_ROWS},
+        )
+    return rows
+
+
 class StatementApi(JSONErrorsMixin, APIView):
     """Entries with their running balance over a date range (Lagos days; default: this month
     so far). JSON is cursor-paginated, oldest first; `?format=csv` (or `Accept: text/csv`)
-    returns the whole range as CSV."""
+    returns the whole range as CSV, or 400 STATEMENT_TOO_LARGE over CSV_MAX_ROWS entries."""
 
     renderer_classes = [JSONRenderer, CSVRenderer]
     csv_columns = ["date", "reference", "kind", "narration", "amount", "balance"]
@@ -208,7 +222,7 @@ class StatementApi(JSONErrorsMixin, APIView):
         wallet = wallet_get_or_create(user_id=request.user.pk)
         entries = selectors.statement_entries(account_id=wallet.pk, date_from=date_from, date_to=date_to)
         if request.accepted_renderer.format == "csv":
-            rows = StatementLineOutput(entries[:CSV_MAX_ROWS], many=True).data
+            rows = StatementLineOutput(_csv_entries(entries), many=True).data
             filename = f"statement-{wallet.number}-{date_from}-{date_to}.csv"
             return Response(rows, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
         paginator = StatementPagination()
@@ -337,7 +351,11 @@ class AdminFundWalletApi(APIView):
     direction = Adjustment.Direction.CREDIT
 
     class InputSerializer(_AdjustmentInput):
-        bank_reference = StrictCharField(max_length=100, required=False, allow_blank=True)
+        bank_reference = StrictCharField(
+            max_length=100, required=False, allow_blank=True,
+            help_text="The bank's reference, stored normalised: upper case, without spaces, hyphens, underscores, "
+            "slashes or dots (GTB-1 = gtb 1 = GTB1); other characters are refused. Unique among adjustments not rejected.",
+        )
 
     @extend_schema(operation_id="admin_fund_wallet", request=InputSerializer,
                    responses={201: AdjustmentOutput, 202: AdjustmentOutput}, tags=["admin"])

@@ -7,7 +7,10 @@ scenario. Both read only; the checker (wallets.services.checks) decides what to 
 - balance_mismatch: a materialised balance is not the sum of its entries (I1)
 - running_balance_broken: an entry's balance_after is not the running sum by entry id (I1)
 - held_mismatch: `held` is not the sum of the account's active holds (I4)
-- negative_available / negative_held: balance - held < 0 without allow_negative, held < 0 (I3)
+- negative_available / negative_held: a customer wallet with balance - held < 0 (whatever its
+  allow_negative flag says), any account with held < 0 (I3)
+- customer_allows_negative: a customer wallet flagged allow_negative (the kind-shape CHECK
+  forbids it; this catches a database whose constraint was dropped)
 - derived_row_nonzero: a non-materialised (system) row carries a balance or held amount
 - journal_unbalanced: a journal's entries do not sum to zero in some currency (I2)
 - journal_without_legs: a journal with fewer than two entries
@@ -108,7 +111,14 @@ def _row_rules() -> list[Finding]:
         Finding("negative_available", f"account {code}: available {bal - held} < 0", (pk,))
         for pk, code, bal, held in _rows(
             "SELECT id, code, balance_kobo, held_kobo FROM wallets_ledgeraccount "
-            "WHERE NOT allow_negative AND balance_kobo - held_kobo < 0 ORDER BY id LIMIT %s", [LIMIT]
+            "WHERE kind = 'customer' AND balance_kobo - held_kobo < 0 ORDER BY id LIMIT %s", [LIMIT]
+        )
+    ]
+    findings += [
+        Finding("customer_allows_negative", f"customer wallet {code} is flagged allow_negative", (pk,))
+        for pk, code in _rows(
+            "SELECT id, code FROM wallets_ledgeraccount WHERE kind = 'customer' AND allow_negative ORDER BY id LIMIT %s",
+            [LIMIT],
         )
     ]
     findings += [

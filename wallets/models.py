@@ -60,13 +60,17 @@ class LedgerAccount(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(held_kobo__gte=0), name="ledgeraccount_held_nonnegative"),
+            # Keyed on the kind, not on allow_negative: a flag on the row cannot switch off the
+            # one rule that keeps a customer from spending money they do not have.
             models.CheckConstraint(
-                condition=Q(allow_negative=True) | Q(balance_kobo__gte=F("held_kobo")),
-                name="ledgeraccount_available_nonnegative",
+                condition=Q(kind="system") | Q(balance_kobo__gte=F("held_kobo")),
+                name="ledgeraccount_customer_available_nonnegative",
             ),
             models.CheckConstraint(condition=Q(outflow_kobo__gte=0), name="ledgeraccount_outflow_nonnegative"),
             models.CheckConstraint(
-                condition=(Q(kind="customer", user__isnull=False, number__isnull=False, materialised=True))
+                condition=(
+                    Q(kind="customer", user__isnull=False, number__isnull=False, materialised=True, allow_negative=False)
+                )
                 | Q(kind="system", user__isnull=True),
                 name="ledgeraccount_kind_shape",
             ),
@@ -236,9 +240,10 @@ class Adjustment(models.Model):
     direction = models.CharField(max_length=8, choices=Direction.choices)
     amount_kobo = models.BigIntegerField()
     reason = models.TextField()
-    # A credit for money received by bank transfer carries the bank's reference: one bank
-    # transfer can be credited once (journal key bankfund:<reference>).
-    bank_reference = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    # A credit for money received by bank transfer carries the bank's reference, normalised
+    # (wallets.services.adjustments.bank_reference_normalise): one bank transfer can be
+    # credited once (UNIQUE unless rejected, and the journal key bankfund:<reference>).
+    bank_reference = models.CharField(max_length=100, null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     requested_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
     decided_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -261,6 +266,13 @@ class Adjustment(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(status="posted") | Q(journal__isnull=False), name="adjustment_posted_has_journal"
+            ),
+            # A rejected request never posted, so its reference stays free for a corrected
+            # request; a pending or posted one holds it (bankfund:<ref> still refuses a second
+            # journal whatever the adjustment rows say).
+            models.UniqueConstraint(
+                fields=["bank_reference"], condition=~Q(status="rejected"),
+                name="adjustment_bank_reference_unique_unless_rejected",
             ),
         ]
 

@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 
+from wallets import clock
 from wallets.clock import LAGOS
 from wallets.models import Entry, Hold, Journal, LedgerAccount, LedgerCheck
 
@@ -235,6 +236,16 @@ def system_balances() -> dict[str, int]:
         .values_list("account__code", "total")
     )
     return {code: totals.get(code, 0) for code in LedgerAccount.objects.filter(kind="system").values_list("code", flat=True)}
+
+
+def holds_overdue(*, now: datetime | None = None) -> QuerySet[Hold]:
+    """Active holds past their review deadline (`expires_at`), the most overdue first: money
+    still reserved for an outcome nobody has settled. Never released automatically (a
+    purchase whose outcome is unknown keeps its hold); staff settle them (docs/ledger.md)."""
+    return (
+        Hold.objects.filter(status=Hold.Status.ACTIVE, expires_at__lt=now or clock.now())
+        .select_related("account").order_by("expires_at", "id")
+    )
 
 
 def ledger_check_latest() -> LedgerCheck | None:

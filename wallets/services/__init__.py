@@ -1,13 +1,18 @@
 """The ledger's services: the only code that changes balances (docs/ARCHITECTURE.md "Ledger").
 
-Every function is keyword-only, owns its transaction (a savepoint inside the caller's) and its
-audit record, and says in its docstring what it locks, what makes it idempotent and what it
-raises.
+Every function is keyword-only, owns its transaction (inside a caller's transaction it joins
+it, without a savepoint) and its audit record, and says in its docstring what it locks, what
+makes it idempotent and what it raises.
 """
 
 from wallets.limits import Limits, limits_for_tier
 from wallets.services.accounts import system_account, wallet_freeze, wallet_get_or_create, wallet_unfreeze
-from wallets.services.adjustments import adjustment_approve, adjustment_reject, adjustment_request
+from wallets.services.adjustments import (
+    adjustment_approve,
+    adjustment_reject,
+    adjustment_request,
+    bank_reference_normalise,
+)
 from wallets.services.holds import hold_capture, hold_place, hold_release
 from wallets.services.journals import chargeback_post, journal_post, journal_reverse
 from wallets.services.posting import Leg
@@ -19,6 +24,7 @@ __all__ = [
     "adjustment_approve",
     "adjustment_reject",
     "adjustment_request",
+    "bank_reference_normalise",
     "chargeback_post",
     "hold_capture",
     "hold_place",

@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from audit.services import Actor, audit_record
-from config.errors import InvalidState, NotFound, PermissionDenied, ReasonRequired
+from config.errors import ApiError, InvalidState, NotFound, PermissionDenied, ReasonRequired
 from wallets import clock
 from wallets.errors import BankReferenceUsed, SecondApprovalSameUser
 from wallets.models import Adjustment, Journal, LedgerAccount
 from wallets.services.accounts import system_account
 from wallets.services.posting import Leg, check_amount, lock_timeout_now, post, run_in_transaction
+
+_IGNORED_IN_BANK_REFERENCES = re.compile(r"[\s\-_/.]+")
+_BANK_REFERENCE = re.compile(r"^[A-Z0-9]{1,100}$")
+
+
+def bank_reference_normalise(value: str | None) -> str | None:
+    """The one spelling of a bank reference, so one bank transfer cannot be credited twice
+    under "GTB-1", "gtb 1" and "GTB1": upper case, with spaces, hyphens, underscores, slashes
+    and dots removed (banks print the same reference with and without them). Any other
+    character is refused rather than dropped or kept: a look-alike letter from another
+    script would otherwise make a "new" reference. None or blank -> None.
+    Raises ApiError VALIDATION_ERROR."""
+    text = unicodedata.normalize("NFKC", value or "").strip()
+    if not text:
+        return None
+    normalised = _IGNORED_IN_BANK_REFERENCES.sub("", text).upper()
+    if not _BANK_REFERENCE.match(normalised):
+        message = "Letters and digits only (spaces, hyphens, underscores, slashes and dots are ignored)."
+        raise ApiError(code="VALIDATION_ERROR", detail=f"Invalid bank reference: {message}",
+                       errors={"bank_reference": [message]})
+    return normalised
 
 
 def _require_staff(actor: Actor) -> int:
@@ -32,8 +56,9 @@ def adjustment_request(
     """A staff member credits or debits a customer wallet, with a reason. Up to
     ADJUSTMENT_APPROVAL_THRESHOLD_KOBO it posts at once; above, it waits (status
     pending_approval) for a second, different staff member (`adjustment_approve`). A credit
-    for a bank transfer carries the bank's reference, UNIQUE, so the transfer is credited once
-    (journal key bankfund:<reference>, from the `bank` account).
+    for a bank transfer carries the bank's reference, normalised (`bank_reference_normalise`)
+    and UNIQUE among adjustments not rejected, so the transfer is credited once (journal key
+    bankfund:<reference>, from the `bank` account); a rejected request frees its reference.
 
     Locks: the wallet row when it posts (see `_post_adjustment`). Idempotent: through the
     bank reference (UNIQUE) for bank credits; other requests are new each time (the API
@@ -46,7 +71,7 @@ def adjustment_request(
     check_amount(amount_kobo)
     if direction not in Adjustment.Direction.values:
         raise ValueError(f"direction must be credit or debit, not {direction!r}")
-    bank_reference = (bank_reference or "").strip() or None
+    bank_reference = bank_reference_normalise(bank_reference)
     if bank_reference and direction != Adjustment.Direction.CREDIT:
         raise ValueError("a bank reference goes with a credit")
     staff_id = _require_staff(staff)

@@ -1,6 +1,6 @@
 """The posting primitive: the only code that changes a balance.
 
-One journal = one transaction (or a savepoint in the caller's): insert the journal with its
+One journal = one transaction (or part of the caller's): insert the journal with its
 UNIQUE idempotency key (`ON CONFLICT DO NOTHING`: a concurrent twin waits for the first to
 commit, then finds it), then one guarded atomic UPDATE ... RETURNING per materialised account,
 in ascending id order, then the entries with their running balances. READ COMMITTED: a blocked
@@ -123,11 +123,10 @@ def ledger_execute(cursor: Any, sql: str, params: Sequence[Any]) -> None:
 
 
 def run_in_transaction(work: Callable[[], T]) -> T:
-    """Run `work` in `transaction.atomic` (a savepoint when the caller has a transaction open)
-    with `SET LOCAL lock_timeout`, retrying a deadlock or lock timeout a bounded number of
-    times with jitter. A savepoint rollback releases the locks taken inside it, so the retry
-    also works nested. After the last try the client gets 503 SERVICE_UNAVAILABLE, never a
-    deadlock error."""
+    """Run `work` in its own `transaction.atomic` with `SET LOCAL lock_timeout`, retrying a
+    deadlock or lock timeout a bounded number of times with jitter; after the last try the
+    client gets 503 SERVICE_UNAVAILABLE, never a deadlock error. Inside a caller's
+    transaction it runs there, without savepoint or retry (`_run_in_caller_transaction`)."""
     if _inside_caller_transaction():
         return _run_in_caller_transaction(work)
     attempts = max(1, settings.WALLET_DEADLOCK_RETRIES)
@@ -209,7 +208,7 @@ def _accounts(legs: Sequence[Leg], known: dict[int, LedgerAccount] | None) -> di
     found = {pk: account for pk, account in (known or {}).items() if pk in ids}
     missing = ids - set(found)
     if missing:
-        fields = ("id", "currency", "kind", "materialised", "allow_negative", "status")
+        fields = ("id", "currency", "kind", "materialised", "status")
         found.update({a.pk: a for a in LedgerAccount.objects.filter(pk__in=missing).only(*fields)})
     if set(found) != ids:
         raise NotFound(f"No ledger account {sorted(ids - set(found))}.")
@@ -248,7 +247,9 @@ def apply_change(account_id: int, change: AccountChange) -> tuple[int, int]:
     if change.require_active:
         where.append("status = 'active'")
     if change.guard_available:
-        where.append("(allow_negative OR balance_kobo - held_kobo + %s >= 0)")
+        # The same rule as CHECK ledgeraccount_customer_available_nonnegative (keyed on kind,
+        # never on a flag), so the guard, not the CHECK, is what refuses.
+        where.append("(kind = 'system' OR balance_kobo - held_kobo + %s >= 0)")
         where_params.append(change.delta_kobo - change.held_delta_kobo)
     if change.max_balance_kobo is not None and change.delta_kobo > 0:
         where.append("balance_kobo + %s <= %s")

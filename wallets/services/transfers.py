@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
 from collections.abc import Iterable
@@ -18,10 +19,21 @@ from wallets.services.accounts import wallet_get_or_create
 from wallets.services.holds import check_single_limit
 from wallets.services.posting import AccountChange, Leg, OutflowChange, check_amount, post, run_in_transaction
 
+JOURNAL_KEY_MAX = 255  # Journal.idempotency_key
+
 
 def transfer_key(*, sender_user_id: int, idempotency_key: str | None) -> str:
-    """`transfer:<user id>:<Idempotency-Key>`; without a client key every call is new."""
-    return f"transfer:{sender_user_id}:{idempotency_key or 'auto-' + uuid.uuid4().hex}"
+    """`transfer:<user id>:<Idempotency-Key>`; without a client key every call is new.
+
+    A client key too long to fit the journal key (the API accepts up to 255 characters) is
+    stored by its SHA-256: `transfer:sha256:<user id>:<hex digest>`. The same client key
+    always gives the same journal key, and the two forms cannot collide (a user id is
+    digits, never "sha256")."""
+    key = f"transfer:{sender_user_id}:{idempotency_key or 'auto-' + uuid.uuid4().hex}"
+    if len(key) <= JOURNAL_KEY_MAX:
+        return key
+    digest = hashlib.sha256(str(idempotency_key).encode()).hexdigest()
+    return f"transfer:sha256:{sender_user_id}:{digest}"
 
 
 def wallet_transfer(

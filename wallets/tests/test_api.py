@@ -13,9 +13,17 @@ from rest_framework.test import APIClient
 
 from accounts.tests.factories import UserFactory
 from conftest import authenticate
+from wallets.errors import IdempotencyConflict
 from wallets.invariants import assert_ledger_invariants
 from wallets.models import Adjustment, Journal, LedgerAccount
-from wallets.services import hold_place, hold_release, wallet_freeze, wallet_get_or_create
+from wallets.services import (
+    hold_place,
+    hold_release,
+    limits_for_tier,
+    wallet_freeze,
+    wallet_get_or_create,
+    wallet_transfer,
+)
 from wallets.tests.factories import fund_wallet
 from wallets.tests.helpers import snapshot
 
@@ -84,6 +92,44 @@ def test_transfer_by_wallet_number_and_by_email_with_idempotent_replay(user, use
     assert _wallet(user).balance_kobo == 6000 and _wallet(recipient).balance_kobo == 4000
     assert Journal.objects.filter(kind="transfer").count() == 2
     assert_ledger_invariants()
+
+
+def test_transfer_with_a_long_idempotency_key_posts_once_and_replays(user, user_client):
+    """Keys up to the header's 255 characters work: one too long for the journal key is
+    stored by its SHA-256 (transfer:sha256:<user>:<hex>); two long keys that differ only in
+    their last character are two transfers, and each replays its own answer."""
+    recipient = UserFactory()
+    fund_wallet(user, 10_000)
+    number = wallet_get_or_create(user_id=recipient.pk).number
+    long_key, sibling = "k" * 249 + "1", "k" * 249 + "2"
+    first = _transfer(user_client, number, 1000, key=long_key)
+    assert first.status_code == 201, first.content
+    replay = _transfer(user_client, number, 1000, key=long_key)
+    assert replay.status_code == 201 and replay.json() == first.json() and replay["Idempotency-Replayed"] == "true"
+    assert _transfer(user_client, number, 1000, key=sibling).status_code == 201
+    longest = _transfer(user_client, number, 500, key="x" * 255)
+    assert longest.status_code == 201, longest.content
+    keys = sorted(Journal.objects.filter(kind="transfer").values_list("idempotency_key", flat=True))
+    assert len(keys) == 3 and all(key.startswith(f"transfer:sha256:{user.pk}:") and len(key) < 100 for key in keys)
+    assert _wallet(user).balance_kobo == 7_500 and _wallet(recipient).balance_kobo == 2_500
+    assert_ledger_invariants()
+
+
+def test_a_long_key_posted_again_without_the_stored_answer_still_moves_money_once(user):
+    """The service is idempotent on the hashed key by itself (as after a crash that lost the
+    stored API answer)."""
+    recipient = UserFactory()
+    fund_wallet(user, 10_000)
+    key = "z" * 250
+    first = wallet_transfer(sender_user_id=user.pk, recipient_user_id=recipient.pk, amount_kobo=700,
+                            idempotency_key=key, limits=limits_for_tier(0))
+    again = wallet_transfer(sender_user_id=user.pk, recipient_user_id=recipient.pk, amount_kobo=700,
+                            idempotency_key=key, limits=limits_for_tier(0))
+    assert again.pk == first.pk and _wallet(user).balance_kobo == 9_300
+    with pytest.raises(IdempotencyConflict):
+        wallet_transfer(sender_user_id=user.pk, recipient_user_id=recipient.pk, amount_kobo=701,
+                        idempotency_key=key, limits=limits_for_tier(0))
+    assert _wallet(user).balance_kobo == 9_300 and Journal.objects.filter(kind="transfer").count() == 1
 
 
 @pytest.mark.parametrize(
@@ -262,7 +308,7 @@ def test_admin_fund_small_amount_posts_at_once_and_is_audited(user):
         format="json",
     )
     assert response.status_code == 201, response.content
-    assert response.json()["status"] == "posted" and response.json()["journal_key"] == "bankfund:GTB-1"
+    assert response.json()["status"] == "posted" and response.json()["journal_key"] == "bankfund:GTB1"
     assert _wallet(user).balance_kobo == 20_000
     assert AuditLog.objects.filter(action="adjustment.post", actor_user_id=staff.pk).exists()
     before = snapshot()

@@ -91,3 +91,52 @@ def test_an_entry_deleted_behind_the_triggers_back_is_found(user):
                      "ledger_unbalanced"}
     assert ledger_check() == 5
     assert _wallet(user).status == "frozen"
+
+
+@pytest.mark.django_db
+def test_a_customer_wallet_below_its_held_amount_is_found_whatever_its_flag_says(user):
+    """The checker's rule is keyed on the kind: a customer row flagged allow_negative (only
+    possible once its constraints were dropped) is named, and so is its negative available."""
+    fund_wallet(user, 1000)
+    wallet = _wallet(user)
+    hold_place(account_id=wallet.pk, amount_kobo=600, reference="P-2")
+    _sql("SET CONSTRAINTS ALL IMMEDIATE", [])  # run the deferred journal checks now: ALTER refuses pending ones
+    for name in ("ledgeraccount_kind_shape", "ledgeraccount_customer_available_nonnegative"):
+        _sql(f"ALTER TABLE wallets_ledgeraccount DROP CONSTRAINT {name}", [])  # rolled back with the test
+    _sql("UPDATE wallets_ledgeraccount SET allow_negative = true, held_kobo = 1500 WHERE id = %s", [wallet.pk])
+    findings = {finding.code: finding for finding in ledger_findings()}
+    assert set(findings) == {"negative_available", "customer_allows_negative", "held_mismatch"}
+    assert findings["negative_available"].account_ids == (wallet.pk,)
+    assert findings["negative_available"].message == f"account {wallet.code}: available -500 < 0"
+
+
+@pytest.mark.django_db
+def test_active_holds_past_their_review_deadline_are_reported_not_frozen_nor_released(user, capsys):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from wallets.selectors import holds_overdue
+    from wallets.services import hold_release
+
+    fund_wallet(user, 10_000)
+    wallet = _wallet(user)
+    now = timezone.now()
+    hold_place(account_id=wallet.pk, amount_kobo=300, reference="LATE-2", expires_at=now - timedelta(hours=1))
+    hold_place(account_id=wallet.pk, amount_kobo=200, reference="LATE-1", expires_at=now - timedelta(hours=5))
+    hold_place(account_id=wallet.pk, amount_kobo=100, reference="ON-TIME", expires_at=now + timedelta(hours=5))
+    assert [hold.reference for hold in holds_overdue()] == ["LATE-1", "LATE-2"]  # most overdue first
+    call_command("check_ledger")  # no SystemExit: overdue holds are not a finding
+    out = capsys.readouterr().out
+    assert "warning: 2 active hold(s) past their review deadline" in out
+    assert out.index("hold LATE-1: 200 kobo") < out.index("hold LATE-2: 300 kobo") and "ON-TIME" not in out
+    check = ledger_check_latest()
+    assert check.ok and check.stats["holds_overdue"] == 2 and check.frozen_account_ids == []
+    alert = Alert.objects.get(dedupe_key="holds_overdue")
+    assert alert.severity == "warning" and alert.resolved_at is None and alert.details["oldest_reference"] == "LATE-1"
+    assert _wallet(user).status == "active" and _wallet(user).held_kobo == 600  # nothing released by itself
+    hold_release(reference="LATE-1")
+    hold_release(reference="LATE-2")
+    assert ledger_check() == 0
+    assert ledger_check_latest().stats["holds_overdue"] == 0
+    assert Alert.objects.get(dedupe_key="holds_overdue").resolved_at is not None

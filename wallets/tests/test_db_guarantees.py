@@ -38,6 +38,41 @@ def test_wallet_available_balance_cannot_go_negative(funded):
 
 
 @pytest.mark.django_db
+def test_a_customer_wallet_can_never_be_allowed_a_negative_balance(funded):
+    """The flag cannot be set on a wallet, and setting it together with an overdraft in one
+    statement (what someone bypassing the services would try) is refused too."""
+    _refused("UPDATE wallets_ledgeraccount SET allow_negative = true WHERE id = %s", [funded.pk])
+    _refused(
+        "UPDATE wallets_ledgeraccount SET allow_negative = true, balance_kobo = -500 WHERE id = %s", [funded.pk]
+    )
+    _refused(
+        "UPDATE wallets_ledgeraccount SET allow_negative = true, held_kobo = balance_kobo + 1 WHERE id = %s",
+        [funded.pk],
+    )
+    _refused(
+        "INSERT INTO wallets_ledgeraccount (code, kind, user_id, number, name, currency, balance_kobo, held_kobo,"
+        " allow_negative, materialised, status, frozen_reason, outflow_kobo, created_at)"
+        " VALUES ('wallet:x:USD', 'customer', %s, '1234567891', '', 'USD', -1, 0, true, true, 'active', '', 0, now())",
+        [funded.user_id],
+    )
+    funded.refresh_from_db()
+    assert (funded.allow_negative, funded.balance_kobo, funded.held_kobo) == (False, 10_000, 0)
+
+
+@pytest.mark.django_db
+def test_the_available_balance_check_is_keyed_on_the_kind_not_on_the_flag(funded):
+    """Even with the kind-shape CHECK out of the way, balance < held on a customer row is
+    refused by the available-balance CHECK itself."""
+    _sql("SET CONSTRAINTS ALL IMMEDIATE")  # run the deferred journal checks now: ALTER refuses pending ones
+    _sql("ALTER TABLE wallets_ledgeraccount DROP CONSTRAINT ledgeraccount_kind_shape")  # rolled back with the test
+    _sql("UPDATE wallets_ledgeraccount SET allow_negative = true WHERE id = %s", [funded.pk])
+    with pytest.raises(IntegrityError, match="ledgeraccount_customer_available_nonnegative"), transaction.atomic():
+        _sql("UPDATE wallets_ledgeraccount SET balance_kobo = -1 WHERE id = %s", [funded.pk])
+    bank = system_account("bank")  # system accounts still run negative (entries only, row stays 0)
+    _sql("UPDATE wallets_ledgeraccount SET materialised = true, balance_kobo = -5 WHERE id = %s", [bank.pk])
+
+
+@pytest.mark.django_db
 def test_held_cannot_go_negative_even_where_negative_balances_are_allowed(funded):
     bank = system_account("bank")
     _refused("UPDATE wallets_ledgeraccount SET held_kobo = -1 WHERE id = %s", [funded.pk])
