@@ -25,9 +25,9 @@ from typing import Any
 from accounts.phones import national
 from vtu.providers.base import (
     KIND_AIRTIME,
+    KIND_DATA,
     QUERY,
     SEND,
-    KIND_DATA,
     AirtimeOrder,
     DataOrder,
     Outcome,

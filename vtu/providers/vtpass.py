@@ -23,9 +23,9 @@ from zoneinfo import ZoneInfo
 from accounts.phones import national
 from vtu.providers.base import (
     KIND_AIRTIME,
+    KIND_DATA,
     QUERY,
     SEND,
-    KIND_DATA,
     AirtimeOrder,
     DataOrder,
     Outcome,
