@@ -36,7 +36,7 @@ def candidate_rules(
     who = Q(audience=PricingRule.Audience.CUSTOMER)
     if audience.role == "reseller":
         who |= Q(audience=PricingRule.Audience.RESELLER)
-    if audience.via_api_key:
+    if audience.api_partner:
         who |= Q(audience=PricingRule.Audience.API_PARTNER)
     if every_user:
         who |= Q(audience=PricingRule.Audience.USER)

@@ -185,6 +185,35 @@ def test_plans_show_the_callers_price(client, buyer, world, vtu_clock):
     assert theirs["GLO_1GB_30D_CG"] == 27_300
 
 
+@pytest.mark.parametrize(
+    ("role", "via_key", "price"),
+    [
+        ("customer", True, 30_000),  # retail (the test catalogue's customer rule), key or not
+        ("reseller", True, 27_100),  # the default API partner rule: cost + 4 %
+        ("reseller", False, 27_300),  # the default reseller rule: cost + 5 %
+    ],
+)
+def test_an_api_key_gives_api_partner_prices_only_to_resellers(world, vtu_clock, catalogue, role, via_key, price):
+    from accounts.api_keys import api_key_create
+
+    user = UserFactory(role=role)
+    fund_wallet(user, 1_000_000)
+    api = APIClient()
+    if via_key:
+        api.credentials(HTTP_X_API_KEY=api_key_create(user=user, name="shop", scopes=["purchase", "read"]).plaintext)
+    else:
+        authenticate(api, user)
+    body = data_body() if not via_key else {k: v for k, v in data_body().items() if k != "pin"}
+
+    listed = {plan["code"]: plan["price"] for plan in api.get("/api/v1/data/plans", {"network": "MTN"}).json()}
+    bought = api.post(DATA_URL, body, format="json", HTTP_IDEMPOTENCY_KEY="order-1")
+
+    assert listed[PLAN] == price
+    assert bought.status_code == 202, bought.content
+    assert bought.json()["amount"] == price
+    assert Purchase.objects.get(user=user).amount_kobo == price
+
+
 def test_data_sync_is_staff_only(client, world, catalogue):
     from vtu.providers.base import ProviderPlan
 
