@@ -59,6 +59,45 @@ def test_a_failed_probe_opens_the_breaker_again(buyer, world, vtu_clock, setting
 
 
 @pytest.mark.django_db
+def test_a_worker_that_loses_the_claim_leaves_the_half_open_probe_alone(buyer, world, vtu_clock, settings, monkeypatch):
+    """Two workers got the same pending purchase; the loser of the claim must not take the
+    breaker's one probe (it would keep alpha dark until the cool-down ends)."""
+    from vtu.services import flow, purchases
+
+    with monkeypatch.context() as patch:
+        patch.setattr(purchases, "_dispatch", lambda purchase: None)
+        purchase = buy(buyer, 1)
+    ProviderState.objects.create(provider="alpha", circuit="open", opened_at=vtu_clock.current, consecutive_failures=5)
+    vtu_clock.advance(seconds=settings.PROVIDER_CIRCUIT_COOLDOWN_SECONDS + 1)
+    stale = Purchase.objects.get(pk=purchase.pk)  # read as pending by the losing worker ...
+    Purchase.objects.filter(pk=purchase.pk).update(status="processing")  # ... the other worker claims it
+
+    with monkeypatch.context() as patch:
+        patch.setattr(flow, "_load", lambda purchase_id: stale)
+        flow.purchase_process(purchase_id=purchase.pk)
+
+    state = ProviderState.objects.get(provider="alpha")
+    assert (state.circuit, state.probe_started_at) == ("open", None)
+    assert world.buys == {}
+    probe = buy(buyer, 2)  # the next purchase gets the probe at once
+    assert probe.provider == "alpha" and world.buys["alpha"] == 1
+    assert ProviderState.objects.get(provider="alpha").circuit == "closed"
+
+
+@pytest.mark.django_db
+def test_a_claim_winner_that_loses_the_probe_goes_to_the_next_provider(buyer, world, vtu_clock, settings):
+    ProviderState.objects.create(provider="alpha", circuit="open", opened_at=vtu_clock.current, consecutive_failures=5)
+    vtu_clock.advance(seconds=settings.PROVIDER_CIRCUIT_COOLDOWN_SECONDS + 1)
+    assert routing.circuit_claim("alpha") is True  # another purchase is probing alpha right now
+
+    purchase = buy(buyer, 1)
+
+    assert (purchase.status, purchase.provider) == (Purchase.Status.SUCCESSFUL, "beta")
+    assert world.buys["alpha"] == 0 and list(purchase.attempts.values_list("provider", flat=True)) == ["beta"]
+    assert_ledger_invariants()
+
+
+@pytest.mark.django_db
 def test_only_one_probe_at_a_time(catalogue, vtu_clock, settings):
     ProviderState.objects.create(provider="alpha", circuit="open", opened_at=vtu_clock.current)
     vtu_clock.advance(seconds=settings.PROVIDER_CIRCUIT_COOLDOWN_SECONDS + 1)
