@@ -297,12 +297,14 @@ def attempt_close(attempt: ProviderAttempt, state: str, result: ProviderResult) 
     return bool(moved)
 
 
-def settle_success(purchase: Purchase, attempt: ProviderAttempt, result: ProviderResult, source: str) -> None:
+def settle_success(purchase: Purchase, attempt: ProviderAttempt, result: ProviderResult, source: str) -> bool:
+    """processing -> successful and capture, in one transaction. False when this call did
+    not move the purchase (another answer or worker settled it first)."""
     with transaction.atomic():
         attempt_close(attempt, State.SUCCESS, result)
         if attempt.state != State.SUCCESS:
             _contradiction(purchase, attempt, "success after the attempt was closed as " + attempt.state)
-            return
+            return False
         moved = purchase_transition(
             purchase=purchase, to=Status.SUCCESSFUL, cause=f"{source}_success",
             detail={"request_id": attempt.request_id, "provider": attempt.provider},
@@ -318,6 +320,7 @@ def settle_success(purchase: Purchase, attempt: ProviderAttempt, result: Provide
             purchase.refresh_from_db()
             if purchase.status == Status.FAILED:
                 _contradiction(purchase, attempt, "provider reports delivery of a purchase already failed")
+    return moved
 
 
 def settle_failed(purchase: Purchase, *, cause: str, message: str, actor: str = "") -> bool:

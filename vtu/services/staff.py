@@ -85,6 +85,31 @@ def purchase_resolve(*, staff: Actor, reference: str, delivered: bool, reason: s
     delivered -> capture at the open attempt's provider and cost; not delivered -> release.
     Staff must have checked with the provider: this is the decision the code refuses to guess."""
     reason = _reason(reason)
+    purchase, attempt = _resolvable(reference, delivered=delivered)
+    with transaction.atomic():
+        audit_record(
+            action="purchase.resolve", actor=staff, target=purchase, reason=reason,
+            changes={"delivered": delivered, "request_id": attempt.request_id if attempt else None},
+        )
+        if delivered:
+            result = ProviderResult(outcome=Outcome.SUCCESS, message="Delivered (confirmed by support).")
+            landed = flow.settle_success(purchase, attempt, result, "staff")
+        else:
+            if attempt is not None:
+                flow.attempt_close(attempt, ProviderAttempt.State.FAILED, ProviderResult(outcome=Outcome.FAILED))
+            landed = flow.settle_failed(
+                purchase, cause="staff_failed", message="not delivered (confirmed by support).", actor=staff.label
+            )
+        if not landed:
+            # A worker (or another staff member) settled it first: the audit row must not say
+            # this decision happened. Raising rolls it back with everything above.
+            raise InvalidState("The purchase was settled by someone else while resolving; look again.")
+        purchase.refresh_from_db()
+    return purchase
+
+
+def _resolvable(reference: str, *, delivered: bool) -> tuple[Purchase, ProviderAttempt | None]:
+    """The flagged processing purchase and its last attempt, or INVALID_STATE."""
     purchase = _get(reference)
     if purchase.status != Status.PROCESSING:
         raise InvalidState(f"Only a processing purchase can be resolved; this one is {purchase.status}.")
@@ -95,22 +120,7 @@ def purchase_resolve(*, staff: Actor, reference: str, delivered: bool, reason: s
     attempt = ProviderAttempt.objects.filter(purchase=purchase).order_by("-number").first()
     if delivered and (attempt is None or not attempt.is_open):
         raise InvalidState("No open provider attempt: nothing outstanding can have been delivered.")
-    with transaction.atomic():
-        audit_record(
-            action="purchase.resolve", actor=staff, target=purchase, reason=reason,
-            changes={"delivered": delivered, "request_id": attempt.request_id if attempt else None},
-        )
-        if delivered:
-            result = ProviderResult(outcome=Outcome.SUCCESS, message="Delivered (confirmed by support).")
-            flow.settle_success(purchase, attempt, result, "staff")
-        else:
-            if attempt is not None:
-                flow.attempt_close(attempt, ProviderAttempt.State.FAILED, ProviderResult(outcome=Outcome.FAILED))
-            flow.settle_failed(purchase, cause="staff_failed", message="not delivered (confirmed by support).", actor=staff.label)
-        purchase.refresh_from_db()
-        if purchase.status == Status.PROCESSING:
-            raise InvalidState("The purchase changed while resolving; look again.")
-    return purchase
+    return purchase, attempt
 
 
 def purchase_requery_now(*, staff: Actor, reference: str) -> Purchase:

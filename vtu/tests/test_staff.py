@@ -86,6 +86,32 @@ def test_resolve_a_stuck_purchase(buyer, world, vtu_clock, delivered, status, ba
     assert_ledger_invariants()
 
 
+@pytest.mark.parametrize("delivered", [True, False])
+def test_a_resolve_that_a_worker_beat_is_refused_and_not_audited(buyer, world, vtu_clock, monkeypatch, delivered):
+    """Staff read the purchase as stuck; the requery settled it (delivered) before their
+    decision landed: the decision is refused and no audit row claims it happened."""
+    world.script("alpha", "lost")
+    purchase = buy(buyer)
+    Purchase.objects.filter(pk=purchase.pk).update(needs_review_at=vtu_clock())
+    stale = staff._resolvable(purchase.reference, delivered=delivered)  # what the staff member's request read
+    vtu_clock.advance(minutes=5)
+    from vtu.services import flow
+
+    flow.purchase_requery(purchase_id=purchase.pk)  # meanwhile the worker: the provider says delivered
+    monkeypatch.setattr(staff, "_resolvable", lambda reference, delivered: stale)
+
+    with pytest.raises(ApiError) as refused:
+        staff.purchase_resolve(staff=STAFF, reference=purchase.reference, delivered=delivered, reason="checked")
+
+    assert refused.value.code == "INVALID_STATE"
+    assert not AuditLog.objects.filter(action="purchase.resolve").exists()
+    purchase.refresh_from_db()
+    assert purchase.status == Purchase.Status.SUCCESSFUL
+    assert wallet_state(buyer) == (1_000_000 - PRICE, 0)
+    assert Journal.objects.filter(idempotency_key__startswith="capture:").count() == 1
+    assert_ledger_invariants()
+
+
 def test_requery_now_settles_and_is_audited(buyer, world, vtu_clock):
     world.script("alpha", "pending")
     purchase = buy(buyer)
