@@ -24,7 +24,7 @@ from config.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from config.api.idempotency import idempotent
 from config.api.pagination import CursorPagination
 from config.api.parsing import parse
-from config.api.permissions import HasStaffPermission
+from config.api.permissions import HasStaffPermission, NotSuspendedForWrites
 from config.errors import ApiError
 from vtu import selectors
 from vtu.models import ProductKind, Purchase
@@ -199,8 +199,9 @@ class PurchaseDetailApi(APIView):
 
 
 class DataSyncApi(APIView):
-    # Staff (never an API key) who manage providers: a sync rewrites costs and may suspend plans.
-    permission_classes = [HasStaffPermission]
+    # Staff (never an API key) who manage providers: a sync rewrites costs and may suspend plans,
+    # so a suspended staff member may not run it (this list replaces the default classes).
+    permission_classes = [HasStaffPermission, NotSuspendedForWrites]
     staff_permission = "backoffice.provider_manage"
 
     class InputSerializer(serializers.Serializer):

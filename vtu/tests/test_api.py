@@ -214,6 +214,23 @@ def test_an_api_key_gives_api_partner_prices_only_to_resellers(world, vtu_clock,
     assert Purchase.objects.get(user=user).amount_kobo == price
 
 
+def test_a_suspended_staff_member_cannot_sync_plans(world, catalogue):
+    from django.utils import timezone
+
+    from audit.models import AuditLog
+    from vtu.models import ProviderCall, ProviderPlan
+
+    staff = UserFactory(is_staff=True, is_superuser=True, pin="", suspended_at=timezone.now())
+    before = list(ProviderPlan.objects.values_list("pk", "cost_kobo", "suspended_at"))
+
+    response = authenticate(APIClient(), staff).post("/api/v1/data/sync", {"provider": "alpha"}, format="json")
+
+    assert response.status_code == 403 and response.json()["error_code"] == "ACCOUNT_SUSPENDED"
+    assert list(ProviderPlan.objects.values_list("pk", "cost_kobo", "suspended_at")) == before
+    assert not AuditLog.objects.filter(action="catalogue.sync").exists()
+    assert not ProviderCall.objects.exists()
+
+
 def test_data_sync_is_staff_only(client, world, catalogue):
     from vtu.providers.base import ProviderPlan
 
