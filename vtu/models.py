@@ -126,7 +126,9 @@ class ProviderPlanCostChange(models.Model):
 class Route(models.Model):
     """One provider in the ordered list for a network and product (lower priority first).
 
-    For airtime the provider's cost is `airtime_cost_bps` of the face value (its discount)."""
+    For airtime the provider's cost is `airtime_cost_bps` of the face value (its discount).
+    For data, staff can switch the provider off for one plan type on this network (R8: a
+    provider's SME plans misbehaving on MTN while its gifting plans work)."""
 
     network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="routes")
     product = models.CharField(max_length=16, choices=ProductKind.choices)
@@ -134,6 +136,9 @@ class Route(models.Model):
     priority = models.PositiveSmallIntegerField(default=10)
     enabled = models.BooleanField(default=True)
     airtime_cost_bps = models.PositiveIntegerField(default=10_000, help_text="Airtime cost in basis points of face value.")
+    sme_enabled = models.BooleanField(default=True, help_text="Data: send SME plans to this provider.")
+    gifting_enabled = models.BooleanField(default=True, help_text="Data: send gifting plans to this provider.")
+    corporate_enabled = models.BooleanField(default=True, help_text="Data: send corporate gifting plans to this provider.")
 
     class Meta:
         ordering = ["network", "product", "priority"]
@@ -146,6 +151,9 @@ class Route(models.Model):
 
     def __str__(self) -> str:
         return f"{self.network_id}/{self.product}: {self.priority} {self.provider}"
+
+    def plan_type_enabled(self, plan_type: str) -> bool:
+        return bool(getattr(self, f"{plan_type}_enabled", False))
 
 
 class ProviderState(models.Model):

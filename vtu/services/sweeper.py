@@ -22,7 +22,7 @@ from django.db.models import Count, Min, Q
 from config.alerts import alert_raise, alert_resolve
 from vtu import clock
 from vtu.models import ProviderState, Purchase, Route
-from vtu.services import dispatch, routing
+from vtu.services import dispatch, routing, snapshot
 from vtu.services.calls import CallRecorder, provider_configured, provider_get
 from vtu.services.notify import naira
 
@@ -146,13 +146,25 @@ def provider_balances_check() -> dict[str, int | None]:
         ProviderState.objects.update_or_create(
             provider=name, defaults={"last_balance_kobo": balance, "balance_checked_at": clock.now()}
         )
-        key = f"low_float:{name}"
-        if balance < settings.LOW_FLOAT_ALERT_KOBO:
-            alert_raise(
-                kind="low_float", dedupe_key=key,
-                message=f"{name} float is {naira(balance)}, below {naira(settings.LOW_FLOAT_ALERT_KOBO)}",
-                details={"provider": name, "balance_kobo": balance},
-            )
-        else:
-            alert_resolve(dedupe_key=key)
+        _alert_float(name, balance)
+    snapshot.forget()  # this process routes on the new balances at once; others within their TTL
     return balances
+
+
+def _alert_float(name: str, balance: int) -> None:
+    """`low_float:<provider>` below LOW_FLOAT_ALERT_KOBO (top it up soon); the critical
+    `float_exhausted:<provider>` below PROVIDER_MIN_FLOAT_KOBO, where routing skips it."""
+    levels = (
+        ("low_float", settings.LOW_FLOAT_ALERT_KOBO, "warning", ""),
+        ("float_exhausted", settings.PROVIDER_MIN_FLOAT_KOBO, "critical", "; routing skips it until topped up"),
+    )
+    for kind, floor, severity, consequence in levels:
+        key = f"{kind}:{name}"
+        if balance >= floor:
+            alert_resolve(dedupe_key=key)
+            continue
+        alert_raise(
+            kind=kind, dedupe_key=key, severity=severity,
+            message=f"{name} float is {naira(balance)}, below {naira(floor)}{consequence}",
+            details={"provider": name, "balance_kobo": balance},
+        )
