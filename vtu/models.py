@@ -405,6 +405,44 @@ class ProviderCall(models.Model):
         return f"{self.provider} {self.operation} {self.status_code or self.error}"
 
 
+class ProviderCallback(models.Model):
+    """One inbound provider callback, kept for disputes (R6: persist every callback raw).
+
+    Unsigned (VTpass, ClubKonnect), so it never settles money: at most it queues a requery of
+    the attempt it names. Forged and unmatched ones are kept too, with the verdict. Cheap and
+    capped: one INSERT, the body (or a GET's query string) cut to BODY_EXCERPT_CHARS with
+    token-like strings masked, and only the headers in KEPT_HEADERS."""
+
+    BODY_EXCERPT_CHARS = 4096
+    KEPT_HEADERS = ("Content-Type", "Content-Length", "User-Agent", "X-Forwarded-For", "X-Real-IP")
+
+    class Verdict(models.TextChoices):
+        REQUERY_QUEUED = "requery_queued"  # names an open or delivered purchase: requery queued
+        REQUERY_RECENT = "requery_recent"  # ... but one was queued for it in the last 30 s
+        ALREADY_FINAL = "already_final"  # names a purchase already failed, reversed or refunded
+        UNMATCHED = "unmatched"  # names no attempt of ours (forged, or another platform's)
+        NO_REQUEST_ID = "no_request_id"  # the body names no request id we can read
+        MALFORMED = "malformed"  # not a JSON or form object
+
+    provider = models.CharField(max_length=32)
+    received_at = models.DateTimeField(default=timezone.now)
+    method = models.CharField(max_length=8)
+    remote_ip = models.GenericIPAddressField(null=True, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.TextField(blank=True)  # excerpt, masked
+    body_bytes = models.PositiveIntegerField(default=0)  # the full size received
+    request_id = models.CharField(max_length=64, blank=True)
+    purchase = models.ForeignKey(Purchase, null=True, blank=True, on_delete=models.SET_NULL, related_name="callbacks")
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["provider", "received_at"], name="providercallback_received_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} callback {self.pk} {self.verdict}"
+
+
 class Dispute(models.Model):
     """A customer's complaint about one purchase ("debited but not delivered"), opened through
     the API within DISPUTE_WINDOW_HOURS of the purchase and worked by staff in the console
