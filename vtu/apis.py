@@ -22,7 +22,7 @@ from audit.services import Actor
 from config.api.fields import KoboField, PinField, StrictCharField
 from config.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from config.api.idempotency import idempotent
-from config.api.pagination import CursorPagination
+from config.api.pagination import CursorPagination, PageNumberPagination
 from config.api.parsing import parse
 from config.api.permissions import HasStaffPermission, NotSuspendedForWrites
 from config.errors import ApiError
@@ -164,16 +164,37 @@ class PlanOutput(serializers.Serializer):
     price = serializers.IntegerField(source="price_kobo", help_text="Your price, kobo")
 
 
+class PlanPage(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = PlanOutput(many=True)
+
+
+class PlanPagination(PageNumberPagination):
+    """Page numbers like every list (DESIGN §7), sized so the whole catalogue (a few dozen
+    plans) comes in one page: clients read `results` and follow `next` if it is ever set."""
+
+    page_size = 100
+    max_page_size = 500
+
+
 class DataPlansApi(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("network", str, description="MTN, AIRTEL, GLO or 9MOBILE")],
-        responses={200: PlanOutput(many=True)}, summary="Data plans at your prices",
+        parameters=[
+            OpenApiParameter("network", str, description="MTN, AIRTEL, GLO or 9MOBILE"),
+            OpenApiParameter("page", int, description="Page number (default 1)"),
+            OpenApiParameter("page_size", int, description="Plans per page (default 100, at most 500)"),
+        ],
+        responses={200: PlanPage}, summary="Data plans at your prices (paginated, 100 a page)",
     )
     def get(self, request: Request) -> Response:
         plans = selectors.plans_for_user(
             user=request.user, network=request.query_params.get("network"), via_api_key=_via_api_key(request)
         )
-        return Response(PlanOutput(plans, many=True).data)
+        paginator = PlanPagination()
+        page = paginator.paginate_queryset(plans, request, view=self)
+        return paginator.get_paginated_response(PlanOutput(page, many=True).data)
 
 
 class PurchaseListApi(APIView):
