@@ -19,10 +19,11 @@ from rest_framework.views import APIView
 from accounts.errors import PinRequired
 from accounts.services import pin_check
 from audit.services import Actor
+from config.api import pagination
 from config.api.fields import KoboField, PinField, StrictCharField
 from config.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from config.api.idempotency import idempotent
-from config.api.pagination import CursorPagination, PageNumberPagination
+from config.api.pagination import CursorPagination
 from config.api.parsing import parse
 from config.api.permissions import HasStaffPermission, NotSuspendedForWrites
 from config.errors import ApiError
@@ -171,7 +172,7 @@ class PlanPage(serializers.Serializer):
     results = PlanOutput(many=True)
 
 
-class PlanPagination(PageNumberPagination):
+class PlanPagination(pagination.PageNumberPagination):
     """Page numbers like every list (DESIGN §7), sized so the whole catalogue (a few dozen
     plans) comes in one page: clients read `results` and follow `next` if it is ever set."""
 
