@@ -438,8 +438,14 @@ VTU_PROVIDERS["sandbox"] = {
     "PENDING_SECONDS": env.float("SANDBOX_PROVIDER_PENDING_SECONDS", default=20.0),
 }
 PURCHASE_SLA_MINUTES = env.int("PURCHASE_SLA_MINUTES", default=30)
+# Aging alerts on purchases still without a final answer (R5): a warning, then a critical one.
+PURCHASE_AGING_WARNING_MINUTES = env.int("PURCHASE_AGING_WARNING_MINUTES", default=15)
+PURCHASE_AGING_CRITICAL_MINUTES = env.int("PURCHASE_AGING_CRITICAL_MINUTES", default=120)
 DUPLICATE_PURCHASE_WINDOW_SECONDS = env.int("DUPLICATE_PURCHASE_WINDOW_SECONDS", default=180)
 LOW_FLOAT_ALERT_KOBO = env.int("LOW_FLOAT_ALERT_KOBO", default=5_000_000)
+# A provider whose last checked float is below this is skipped by routing (R8, R10: route away
+# before it answers "low balance") until a balance check finds it topped up.
+PROVIDER_MIN_FLOAT_KOBO = env.int("PROVIDER_MIN_FLOAT_KOBO", default=100_000)
 # Circuit breaker per provider: open after this many provider-side failures in a row, probe
 # again (one purchase) after the cool-down.
 PROVIDER_CIRCUIT_FAILURES = env.int("PROVIDER_CIRCUIT_FAILURES", default=5)

@@ -38,7 +38,7 @@ class PricingRule(models.Model):
     class Audience(models.TextChoices):
         CUSTOMER = "customer", "Customers (retail, everyone)"
         RESELLER = "reseller", "Resellers"
-        API_PARTNER = "api_partner", "API partners (requests made with an API key)"
+        API_PARTNER = "api_partner", "API partners (resellers' requests made with an API key)"
         USER = "user", "One user"
 
     class Method(models.TextChoices):

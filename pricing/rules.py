@@ -7,8 +7,9 @@ Specificity (docs/pricing.md): the audience decides first, then the scope.
 
 A rule matches when every field it sets equals the product's (a blank field matches
 anything) and its audience applies to the caller: "customer" rules are the retail prices and
-apply to everyone, "reseller" rules to resellers, "api_partner" rules to requests made with an
-API key, "user" rules to that user. Among matching active rules the one with the highest
+apply to everyone, "reseller" rules to resellers, "api_partner" rules to requests a reseller
+makes with an API key (a retail customer who creates a key still pays retail prices), "user"
+rules to that user. Among matching active rules the one with the highest
 (audience rank, scope score) wins; ties go to a rule with a time window over a standing one
 (a window is a deliberate temporary override), then to the later start, then to the newer
 rule. So a reseller's own discount is never overridden by a retail rule, however specific.
@@ -39,6 +40,12 @@ class Audience:
     def __post_init__(self) -> None:
         if self.role not in ("customer", "reseller"):
             raise ValueError(f"unknown role {self.role!r}")
+
+    @property
+    def api_partner(self) -> bool:
+        """API-partner prices are for resellers integrating through an API key. Any customer
+        can create a key (self-service), so a key alone must not unlock a wholesale price."""
+        return self.via_api_key and self.role == "reseller"
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,7 @@ def audience_matches(rule: RuleLike, audience: Audience) -> bool:
     if rule.audience == "reseller":
         return audience.role == "reseller"
     if rule.audience == "api_partner":
-        return audience.via_api_key
+        return audience.api_partner
     return rule.audience == "user" and audience.user_id is not None and rule.user_id == audience.user_id
 
 

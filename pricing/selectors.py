@@ -36,7 +36,7 @@ def candidate_rules(
     who = Q(audience=PricingRule.Audience.CUSTOMER)
     if audience.role == "reseller":
         who |= Q(audience=PricingRule.Audience.RESELLER)
-    if audience.via_api_key:
+    if audience.api_partner:
         who |= Q(audience=PricingRule.Audience.API_PARTNER)
     if every_user:
         who |= Q(audience=PricingRule.Audience.USER)
@@ -82,6 +82,22 @@ def price_list(*, audience: Audience, items: Sequence[PriceItem], at: datetime |
         rule, price = found
         quotes.append(Quote(price, item.cost_kobo, price - item.cost_kobo, rule.pk, str(rule)[:120]))
     return quotes
+
+
+def audiences_priced_apart(*, kind: str) -> list[Audience]:
+    """Every audience that may have a price of its own beside retail: resellers through the
+    web app and through an API key, and each user with an active one-user rule of `kind`.
+    Plan sync quotes each of them to warn staff of a price now below cost."""
+    audiences = [Audience(role="reseller", user_id=None, via_api_key=False),
+                 Audience(role="reseller", user_id=None, via_api_key=True)]
+    users = (
+        PricingRule.objects.filter(audience=PricingRule.Audience.USER, active=True, kind=kind)
+        .values_list("user_id", "user__role").distinct().order_by("user_id")
+    )
+    for user_id, role in users:
+        channels = (False, True) if role == "reseller" else (False,)  # only a reseller's key is an API partner's
+        audiences.extend(Audience(role=role, user_id=user_id, via_api_key=via_api_key) for via_api_key in channels)
+    return audiences
 
 
 def rules_list() -> QuerySet[PricingRule]:

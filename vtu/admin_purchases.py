@@ -23,6 +23,7 @@ from accounts import phones
 from accounts.errors import InvalidPhoneNumber
 from audit.admin_actions import ReasonForm, object_action, require_perm
 from audit.services import Actor
+from config import errors
 from config.errors import ApiError
 from vtu import disputes
 from vtu.admin import ReadOnlyAdmin, ReadOnlyInline, change_url, naira, provider_json, redacted_url
@@ -339,12 +340,14 @@ class DisputeAdmin(ReadOnlyAdmin):
         dispute = self._dispute(pk)
 
         def call(data: dict[str, Any]) -> str:
-            # Refunding moves money: it also takes the refund permission (finance, admin).
-            if data["outcome"] == "refund" and dispute.purchase.status == Purchase.Status.SUCCESSFUL \
-                    and not request.user.has_perm(REFUND_PERM):
-                raise PermissionDenied
-            done = disputes.dispute_resolve(staff=Actor.from_request(request), dispute_id=dispute.pk,
-                                            outcome=data["outcome"], reason=data["reason"], evidence=data["evidence"])
+            # Refunding moves money: it also takes the refund permission (finance, admin). The
+            # service checks it under the purchase's row lock, against the status it locked.
+            try:
+                done = disputes.dispute_resolve(staff=Actor.from_request(request), dispute_id=dispute.pk,
+                                                outcome=data["outcome"], reason=data["reason"],
+                                                evidence=data["evidence"], may_refund=request.user.has_perm(REFUND_PERM))
+            except errors.PermissionDenied as refused:
+                raise PermissionDenied from refused
             return f"Dispute {done.pk} resolved: {done.status}. The customer is e-mailed the outcome."
 
         intro = (f"{dispute.user.email} says: “{dispute.reason}”. Purchase {dispute.purchase.reference}: "

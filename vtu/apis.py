@@ -19,12 +19,13 @@ from rest_framework.views import APIView
 from accounts.errors import PinRequired
 from accounts.services import pin_check
 from audit.services import Actor
+from config.api import pagination
 from config.api.fields import KoboField, PinField, StrictCharField
 from config.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from config.api.idempotency import answer_store, idempotent
 from config.api.pagination import CursorPagination
 from config.api.parsing import parse
-from config.api.permissions import HasStaffPermission
+from config.api.permissions import HasStaffPermission, NotSuspendedForWrites
 from config.errors import ApiError
 from vtu import selectors
 from vtu.models import ProductKind, Purchase
@@ -174,16 +175,37 @@ class PlanOutput(serializers.Serializer):
     price = serializers.IntegerField(source="price_kobo", help_text="Your price, kobo")
 
 
+class PlanPage(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = PlanOutput(many=True)
+
+
+class PlanPagination(pagination.PageNumberPagination):
+    """Page numbers like every list (DESIGN §7), sized so the whole catalogue (a few dozen
+    plans) comes in one page: clients read `results` and follow `next` if it is ever set."""
+
+    page_size = 100
+    max_page_size = 500
+
+
 class DataPlansApi(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("network", str, description="MTN, AIRTEL, GLO or 9MOBILE")],
-        responses={200: PlanOutput(many=True)}, summary="Data plans at your prices",
+        parameters=[
+            OpenApiParameter("network", str, description="MTN, AIRTEL, GLO or 9MOBILE"),
+            OpenApiParameter("page", int, description="Page number (default 1)"),
+            OpenApiParameter("page_size", int, description="Plans per page (default 100, at most 500)"),
+        ],
+        responses={200: PlanPage}, summary="Data plans at your prices (paginated, 100 a page)",
     )
     def get(self, request: Request) -> Response:
         plans = selectors.plans_for_user(
             user=request.user, network=request.query_params.get("network"), via_api_key=_via_api_key(request)
         )
-        return Response(PlanOutput(plans, many=True).data)
+        paginator = PlanPagination()
+        page = paginator.paginate_queryset(plans, request, view=self)
+        return paginator.get_paginated_response(PlanOutput(page, many=True).data)
 
 
 class PurchaseListApi(APIView):
@@ -209,8 +231,9 @@ class PurchaseDetailApi(APIView):
 
 
 class DataSyncApi(APIView):
-    # Staff (never an API key) who manage providers: a sync rewrites costs and may suspend plans.
-    permission_classes = [HasStaffPermission]
+    # Staff (never an API key) who manage providers: a sync rewrites costs and may suspend plans,
+    # so a suspended staff member may not run it (this list replaces the default classes).
+    permission_classes = [HasStaffPermission, NotSuspendedForWrites]
     staff_permission = "backoffice.provider_manage"
 
     class InputSerializer(serializers.Serializer):

@@ -22,7 +22,7 @@ from django.db.models import QuerySet
 
 from accounts.tasks import email_notice_send
 from audit.services import Actor, audit_record
-from config.errors import ApiError, InvalidState, NotFound, ReasonRequired
+from config.errors import ApiError, InvalidState, NotFound, PermissionDenied, ReasonRequired
 from vtu import clock
 from vtu.errors import AlreadyDisputed, DisputeWindowClosed, PurchaseNotFound
 from vtu.models import Dispute, Purchase
@@ -90,7 +90,9 @@ def dispute_requery(*, staff: Actor, dispute_id: int) -> Dispute:
     return dispute
 
 
-def dispute_resolve(*, staff: Actor, dispute_id: int, outcome: str, reason: str, evidence: str = "") -> Dispute:
+def dispute_resolve(
+    *, staff: Actor, dispute_id: int, outcome: str, reason: str, may_refund: bool, evidence: str = ""
+) -> Dispute:
     """Decide an open dispute, with a reason (the customer is e-mailed the outcome):
 
     - "delivered": the purchase was delivered (status successful); `evidence` is required
@@ -100,9 +102,12 @@ def dispute_resolve(*, staff: Actor, dispute_id: int, outcome: str, reason: str,
       refunded closes the dispute as `returned`, moving nothing (the money is back already).
 
     A pending or processing purchase is refused (INVALID_STATE): its outcome is unknown.
+    `may_refund`: whether this staff member holds the refund permission; checked against the
+    purchase status read under its row lock, so a purchase that became successful after the
+    caller looked cannot be refunded by someone without it (PERMISSION_DENIED).
     Locks: the dispute row, then the purchase row (nothing locks them the other way round).
     Idempotent: a decided dispute is INVALID_STATE. Raises REASON_REQUIRED,
-    VALIDATION_ERROR (outcome, evidence), NOT_FOUND, INVALID_STATE."""
+    VALIDATION_ERROR (outcome, evidence), NOT_FOUND, INVALID_STATE, PERMISSION_DENIED."""
     reason = _required(reason)
     evidence = (evidence or "").strip()
     if outcome not in OUTCOMES:
@@ -119,7 +124,7 @@ def dispute_resolve(*, staff: Actor, dispute_id: int, outcome: str, reason: str,
         if dispute.status != Dispute.Status.OPEN:
             raise InvalidState(f"The dispute is already {dispute.status}.")
         purchase = Purchase.objects.select_for_update(of=("self",)).select_related("network", "plan").get(pk=dispute.purchase_id)
-        status = _decide(staff=staff, purchase=purchase, outcome=outcome, reason=reason)
+        status = _decide(staff=staff, purchase=purchase, outcome=outcome, reason=reason, may_refund=may_refund)
         resolved_at = clock.now()
         moved = Dispute.objects.filter(pk=dispute.pk, status=Dispute.Status.OPEN).update(
             status=status, resolution_reason=reason, evidence=evidence, resolved_by_id=staff.user_id,
@@ -136,8 +141,8 @@ def dispute_resolve(*, staff: Actor, dispute_id: int, outcome: str, reason: str,
     return dispute
 
 
-def _decide(*, staff: Actor, purchase: Purchase, outcome: str, reason: str) -> str:
-    """The dispute's new status; posts the refund when that is the decision."""
+def _decide(*, staff: Actor, purchase: Purchase, outcome: str, reason: str, may_refund: bool) -> str:
+    """The dispute's new status; posts the refund when that is the decision (and allowed)."""
     if purchase.status in Purchase.OPEN_STATUSES:
         raise InvalidState(
             f"The purchase is still {purchase.status}: its outcome is unknown. Requery it, or resolve the "
@@ -149,6 +154,8 @@ def _decide(*, staff: Actor, purchase: Purchase, outcome: str, reason: str) -> s
         return Dispute.Status.DELIVERED
     if purchase.status in MONEY_RETURNED:
         return Dispute.Status.RETURNED
+    if not may_refund:  # a refund moves money: it takes the refund permission (finance, admin)
+        raise PermissionDenied("Refunding a delivered purchase needs the refund permission.")
     purchase_staff.purchase_refund(staff=staff, reference=purchase.reference, reason=f"dispute: {reason}")
     purchase.refresh_from_db(fields=["status"])
     return Dispute.Status.REFUNDED

@@ -126,7 +126,9 @@ class ProviderPlanCostChange(models.Model):
 class Route(models.Model):
     """One provider in the ordered list for a network and product (lower priority first).
 
-    For airtime the provider's cost is `airtime_cost_bps` of the face value (its discount)."""
+    For airtime the provider's cost is `airtime_cost_bps` of the face value (its discount).
+    For data, staff can switch the provider off for one plan type on this network (R8: a
+    provider's SME plans misbehaving on MTN while its gifting plans work)."""
 
     network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="routes")
     product = models.CharField(max_length=16, choices=ProductKind.choices)
@@ -134,6 +136,9 @@ class Route(models.Model):
     priority = models.PositiveSmallIntegerField(default=10)
     enabled = models.BooleanField(default=True)
     airtime_cost_bps = models.PositiveIntegerField(default=10_000, help_text="Airtime cost in basis points of face value.")
+    sme_enabled = models.BooleanField(default=True, help_text="Data: send SME plans to this provider.")
+    gifting_enabled = models.BooleanField(default=True, help_text="Data: send gifting plans to this provider.")
+    corporate_enabled = models.BooleanField(default=True, help_text="Data: send corporate gifting plans to this provider.")
 
     class Meta:
         ordering = ["network", "product", "priority"]
@@ -146,6 +151,9 @@ class Route(models.Model):
 
     def __str__(self) -> str:
         return f"{self.network_id}/{self.product}: {self.priority} {self.provider}"
+
+    def plan_type_enabled(self, plan_type: str) -> bool:
+        return bool(getattr(self, f"{plan_type}_enabled", False))
 
 
 class ProviderState(models.Model):
@@ -395,6 +403,44 @@ class ProviderCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.operation} {self.status_code or self.error}"
+
+
+class ProviderCallback(models.Model):
+    """One inbound provider callback, kept for disputes (R6: persist every callback raw).
+
+    Unsigned (VTpass, ClubKonnect), so it never settles money: at most it queues a requery of
+    the attempt it names. Forged and unmatched ones are kept too, with the verdict. Cheap and
+    capped: one INSERT, the body (or a GET's query string) cut to BODY_EXCERPT_CHARS with
+    token-like strings masked, and only the headers in KEPT_HEADERS."""
+
+    BODY_EXCERPT_CHARS = 4096
+    KEPT_HEADERS = ("Content-Type", "Content-Length", "User-Agent", "X-Forwarded-For", "X-Real-IP")
+
+    class Verdict(models.TextChoices):
+        REQUERY_QUEUED = "requery_queued"  # names an open or delivered purchase: requery queued
+        REQUERY_RECENT = "requery_recent"  # ... but one was queued for it in the last 30 s
+        ALREADY_FINAL = "already_final"  # names a purchase already failed, reversed or refunded
+        UNMATCHED = "unmatched"  # names no attempt of ours (forged, or another platform's)
+        NO_REQUEST_ID = "no_request_id"  # the body names no request id we can read
+        MALFORMED = "malformed"  # not a JSON or form object
+
+    provider = models.CharField(max_length=32)
+    received_at = models.DateTimeField(default=timezone.now)
+    method = models.CharField(max_length=8)
+    remote_ip = models.GenericIPAddressField(null=True, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.TextField(blank=True)  # excerpt, masked
+    body_bytes = models.PositiveIntegerField(default=0)  # the full size received
+    request_id = models.CharField(max_length=64, blank=True)
+    purchase = models.ForeignKey(Purchase, null=True, blank=True, on_delete=models.SET_NULL, related_name="callbacks")
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["provider", "received_at"], name="providercallback_received_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} callback {self.pk} {self.verdict}"
 
 
 class Dispute(models.Model):

@@ -52,7 +52,7 @@ def reseller(sandbox_market):
 def _price(client, code=PLAN) -> int:
     response = client.get("/api/v1/data/plans", {"network": "MTN"})
     assert response.status_code == 200, response.content
-    return {plan["code"]: plan["price"] for plan in response.json()}[code]
+    return {plan["code"]: plan["price"] for plan in response.json()["results"]}[code]
 
 
 def test_a_reseller_buys_data_with_a_key_and_gets_a_verified_callback(reseller, receiver, clock):

@@ -267,3 +267,23 @@ def test_price_list_matches_quote_in_one_query(no_rules, django_assert_num_queri
     assert quotes[0] == quote(audience=CUSTOMER, product=MTN_1GB, cost_kobo=26_000)
     assert quotes[1].price_kobo == 20_000
     assert quotes[2] is None  # 200 < 210 cost: not sellable, hidden
+
+
+# --- who is an API partner -----------------------------------------------------------------
+
+
+def test_api_partner_prices_are_for_resellers_using_a_key_not_for_customers_with_one(default_rules):
+    """Any customer can create an API key: a key alone must not unlock a wholesale price."""
+    customer_with_key = Audience(role="customer", user_id=None, via_api_key=True)
+    reseller_with_key = Audience(role="reseller", user_id=None, via_api_key=True)
+    reseller_with_jwt = Audience(role="reseller", user_id=None, via_api_key=False)
+
+    def price(audience: Audience) -> int:
+        return quote(audience=audience, product=MTN_1GB, cost_kobo=26_000).price_kobo
+
+    assert price(customer_with_key) == price(CUSTOMER) == 28_600  # cost + 10 %
+    assert price(reseller_with_key) == 27_100  # the API partner rule: cost + 4 %
+    assert price(reseller_with_jwt) == 27_300  # the reseller rule: cost + 5 %
+    items = [PriceItem(MTN_1GB, 26_000)]
+    assert price_list(audience=customer_with_key, items=items)[0].price_kobo == 28_600
+    assert price_list(audience=reseller_with_key, items=items)[0].price_kobo == 27_100

@@ -12,6 +12,12 @@ which returns the stored outcome instead of buying again. That settles a lost an
 order whose stored answer was "pending" may keep answering "pending" (idempotent replays
 return the first response), and is then settled by staff from Amigo's dashboard.
 
+A resend's answer is mapped as a RESEND: an order status (delivered / pending / failed) is
+the stored outcome of our order and counts; a refusal (401/403/429, `invalid_token`,
+`rate_limited`, connection refused) or an error code that may be a fresh check of the request
+rather than the stored answer (`plan_not_found`, `coming_soon`: the plan may have gone since
+the first send delivered) says nothing about the order and is UNKNOWN.
+
 Amigo sells data only: `buy_airtime` raises ProductNotSupported before any HTTP.
 """
 
@@ -22,6 +28,8 @@ from typing import Any
 from accounts.phones import national
 from vtu.providers.base import (
     KIND_DATA,
+    RESEND,
+    SEND,
     AirtimeOrder,
     DataOrder,
     Outcome,
@@ -31,6 +39,7 @@ from vtu.providers.base import (
     ProviderPlan,
     ProviderResult,
     QueryNotSupported,
+    refusal,
 )
 from vtu.providers.parsing import gb_to_mb, naira_to_kobo
 from vtu.providers.transport import Exchange, send
@@ -44,6 +53,7 @@ STATUSES: dict[str, Outcome] = {"delivered": Outcome.SUCCESS, "pending": Outcome
 # accepted: auth [R], over the per-minute limit [V amigo.ng/terms.html], plan not sold [R],
 # network not enabled yet [R]. Anything else (phone-format errors have no documented code)
 # is not guessed at: with a `status: "failed"` it is a plain failure, otherwise UNKNOWN.
+# On a RESEND every one of them is UNKNOWN (module doc).
 ERRORS: dict[str, tuple[Outcome, bool]] = {
     "invalid_token": (Outcome.FAILED, True),
     "rate_limited": (Outcome.FAILED, True),
@@ -68,6 +78,14 @@ class AmigoProvider(Provider):
         return f"{self.config['BASE_URL'].rstrip('/')}{path}"
 
     def buy_data(self, order: DataOrder) -> ProviderResult:
+        return self._post_order(order, operation=SEND)
+
+    def resend(self, order: DataOrder | AirtimeOrder) -> ProviderResult:
+        if not isinstance(order, DataOrder):
+            raise ProductNotSupported("Amigo sells data only")
+        return self._post_order(order, operation=RESEND)
+
+    def _post_order(self, order: DataOrder, *, operation: str) -> ProviderResult:
         if order.network not in NETWORK_IDS or not order.provider_plan_id.isdigit():
             raise ProductNotSupported(f"Amigo does not sell plan {order.provider_plan_id!r} on {order.network}")
         body = {
@@ -80,10 +98,10 @@ class AmigoProvider(Provider):
             "Ported_number": True,
         }
         exchange = send(
-            self, operation="buy_data", method="POST", url=self._url("/data/"), request_id=order.request_id,
-            json_body=body, headers=self._headers(order.request_id),
+            self, operation="buy_data" if operation == SEND else RESEND, method="POST", url=self._url("/data/"),
+            request_id=order.request_id, json_body=body, headers=self._headers(order.request_id),
         )
-        return classify(exchange)
+        return classify(exchange, operation=operation)
 
     def buy_airtime(self, order: AirtimeOrder) -> ProviderResult:
         raise ProductNotSupported("Amigo sells data only")
@@ -135,32 +153,36 @@ class AmigoProvider(Provider):
         )
 
 
-def classify(exchange: Exchange) -> ProviderResult:
-    """Amigo's answer to POST /data/ -> one outcome (docs/providers.md#amigo)."""
+def classify(exchange: Exchange, *, operation: str = SEND) -> ProviderResult:
+    """Amigo's answer to POST /data/ (a first send, or a RESEND under the same key) -> one
+    outcome (docs/providers.md#amigo)."""
     if not exchange.answered:
-        if not exchange.sent:  # refused / connect timeout: Amigo never saw the order
-            return ProviderResult(Outcome.FAILED, message="Amigo unreachable (not sent)", failover_allowed=True)
+        if not exchange.sent:  # refused / connect timeout: Amigo never saw this request
+            return refusal(operation=operation, message="Amigo unreachable (not sent)")
         return ProviderResult(Outcome.UNKNOWN, message=f"No answer from Amigo ({exchange.error})")
     status_code, body = exchange.status_code or 0, exchange.body
     if status_code >= 500:
         return ProviderResult(Outcome.UNKNOWN, message=f"Amigo HTTP {status_code}", raw=body)
     if not isinstance(body, dict):
         if exchange.refused:  # 401 token, 403 IP not whitelisted, 429 rate_limited (terms.html)
-            return ProviderResult(Outcome.FAILED, message=f"Amigo refused (HTTP {status_code})", failover_allowed=True)
+            return refusal(operation=operation, message=f"Amigo refused (HTTP {status_code})")
         return ProviderResult(Outcome.UNKNOWN, message=f"Unreadable Amigo answer (HTTP {status_code})")
-    return _classify_body(body, status_code, refused=exchange.refused)
+    return _classify_body(body, status_code, refused=exchange.refused, operation=operation)
 
 
-def _classify_body(body: dict[str, Any], status_code: int, *, refused: bool) -> ProviderResult:
+def _classify_body(body: dict[str, Any], status_code: int, *, refused: bool, operation: str) -> ProviderResult:
     reference = str(body.get("reference") or "")
     message = str(body.get("message") or body.get("error") or "")[:500]
     cost = _cost(body)
     error = str(body.get("error") or "").strip().lower()
     if error in ERRORS:
         outcome, failover = ERRORS[error]
+        if operation != SEND:  # refusals of the resend itself, or a fresh check: not the stored outcome
+            return refusal(operation=operation, message=message or error, reference=reference, raw=body)
         return ProviderResult(outcome, reference, message, failover_allowed=failover, raw=body)
     if refused:  # e.g. DRF's 401 {"detail": "Invalid token."}: refused before any order
-        return ProviderResult(Outcome.FAILED, reference, message, failover_allowed=True, raw=body)
+        return refusal(operation=operation, message=message or f"Amigo refused (HTTP {status_code})",
+                       reference=reference, raw=body)
     status = str(body.get("status") or "").strip().lower()
     success = body.get("success")
     outcome = STATUSES.get(status)

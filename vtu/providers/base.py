@@ -30,6 +30,15 @@ KIND_DATA = "data"
 KIND_AIRTIME = "airtime"
 
 
+# What a request to the vendor was for. The same refusal means different things: refusing a
+# first send (bad credentials, IP not whitelisted, rate limited, connection refused) proves
+# nothing was bought; refusing a query or a resend of an order sent earlier says nothing about
+# that order, which may well have been delivered. See `refusal()`.
+SEND = "send"  # the first send of an order (buy_data / buy_airtime)
+QUERY = "query"  # the vendor's status endpoint, about an order sent earlier
+RESEND = "resend"  # the same order again under the same request id (Amigo's Idempotency-Key)
+
+
 class Outcome(enum.StrEnum):
     SUCCESS = "success"  # delivered
     FAILED = "failed"  # definitively not delivered (and not charged)
@@ -55,12 +64,24 @@ class ProviderResult:
     raw: Any = None  # the vendor's answer, secrets redacted
 
 
+def refusal(*, operation: str, message: str, reference: str = "", raw: Any = None) -> ProviderResult:
+    """The vendor refused *this request* without a word about any order: auth, IP whitelist,
+    rate limit, account locked, connection refused before sending.
+
+    On a SEND nothing was bought: a definitive failure before acceptance, failover allowed.
+    On a QUERY or RESEND the order sent earlier may have been delivered: UNKNOWN (the purchase
+    stays processing, its hold intact, and is checked again later or settled by staff)."""
+    if operation == SEND:
+        return ProviderResult(Outcome.FAILED, reference, message, failover_allowed=True, raw=raw)
+    return ProviderResult(Outcome.UNKNOWN, reference, f"{message}; {operation} refused, order state unknown"[:500], raw=raw)
+
+
 @dataclass(frozen=True)
 class CallLog:
     """One HTTP exchange with a provider, secrets already redacted."""
 
     provider: str
-    operation: str  # buy_data | buy_airtime | query | list_plans | balance
+    operation: str  # buy_data | buy_airtime | resend | query | list_plans | balance
     method: str
     url: str
     request_body: Any
@@ -163,10 +184,15 @@ class Provider(ABC):
         if self.supports_query:
             return self.query(request_id=order.request_id, provider_reference=provider_reference)
         if self.resend_same_request_id_is_safe:
-            if isinstance(order, DataOrder):
-                return self.buy_data(order)
-            return self.buy_airtime(order)
+            return self.resend(order)
         raise QueryNotSupported(f"{self.name} can neither be queried nor safely resent")
+
+    def resend(self, order: DataOrder | AirtimeOrder) -> ProviderResult:
+        """The same order again under the same request id, its answer mapped as a RESEND (a
+        refusal is UNKNOWN, see `refusal`). Only adapters that set
+        `resend_same_request_id_is_safe` implement it; a buy_* call would map a refusal of
+        the resend as a refusal of a first send and fail a possibly delivered order."""
+        raise QueryNotSupported(f"{self.name} does not implement a safe resend")
 
     @abstractmethod
     def list_plans(self) -> list[ProviderPlan]: ...

@@ -26,6 +26,8 @@ from accounts.phones import national
 from vtu.providers.base import (
     KIND_AIRTIME,
     KIND_DATA,
+    QUERY,
+    SEND,
     AirtimeOrder,
     DataOrder,
     Outcome,
@@ -34,6 +36,7 @@ from vtu.providers.base import (
     ProviderError,
     ProviderPlan,
     ProviderResult,
+    refusal,
 )
 from vtu.providers.parsing import naira_to_kobo, size_mb_from_name, validity_days_from_name
 from vtu.providers.transport import Exchange, send
@@ -60,6 +63,9 @@ ERRORS: dict[str, tuple[Outcome, bool]] = {
     "MAXIMUM_200000": (Outcome.FAILED, True),
     "INVALID_RECIPIENT": (Outcome.FAILED, False),  # the customer's number: no other provider helps
 }
+# On APIQueryV1 only an order state (ORDER_*) describes our order. An error string there is a
+# refusal of the query itself (credentials, IP whitelist) or says nothing about the order
+# (no documented "no such order" answer exists): UNKNOWN, settled later or by staff.
 
 
 class ClubKonnectProvider(Provider):
@@ -96,7 +102,7 @@ class ClubKonnectProvider(Provider):
         return classify(self._get("buy_airtime", "/APIAirtimeV1.asp", params, order.request_id))
 
     def query(self, *, request_id: str, provider_reference: str = "") -> ProviderResult:
-        return classify(self._get("query", "/APIQueryV1.asp", {"RequestID": request_id}, request_id))
+        return classify(self._get("query", "/APIQueryV1.asp", {"RequestID": request_id}, request_id), operation=QUERY)
 
     def balance_kobo(self) -> int:
         exchange = self._get("balance", "/APIWalletBalanceV1.asp", {})
@@ -134,37 +140,42 @@ class ClubKonnectProvider(Provider):
         return str(value) if value else None
 
 
-def classify(exchange: Exchange) -> ProviderResult:
-    """ClubKonnect's answer (purchase or APIQueryV1) -> one outcome."""
+def classify(exchange: Exchange, *, operation: str = SEND) -> ProviderResult:
+    """ClubKonnect's answer to a purchase (SEND) or to APIQueryV1 (QUERY) -> one outcome."""
     if not exchange.answered:
         if not exchange.sent:
-            return ProviderResult(Outcome.FAILED, message="ClubKonnect unreachable (not sent)", failover_allowed=True)
+            return refusal(operation=operation, message="ClubKonnect unreachable (not sent)")
         return ProviderResult(Outcome.UNKNOWN, message=f"No answer from ClubKonnect ({exchange.error})")
     body = exchange.body
     if exchange.server_error or not isinstance(body, dict):
-        if exchange.refused:  # 401/403/429 with no readable body: refused, nothing bought
-            return ProviderResult(Outcome.FAILED, message=f"ClubKonnect refused (HTTP {exchange.status_code})", failover_allowed=True)
+        if exchange.refused:  # 401/403/429 with no readable body: this request was refused
+            return refusal(operation=operation, message=f"ClubKonnect refused (HTTP {exchange.status_code})")
         return ProviderResult(Outcome.UNKNOWN, message=f"Unreadable ClubKonnect answer (HTTP {exchange.status_code})")
     reference = str(_field(body, "orderid") or "")
     status = str(_field(body, "orderstatus", "status") or "").strip().upper()
     code = str(_field(body, "statuscode") or "").strip()
     message = str(_field(body, "orderremark", "remark") or status)[:500]
     if status in ERRORS and not code:
+        if operation != SEND:
+            return refusal(operation=operation, message=message, reference=reference, raw=body)
         outcome, failover = ERRORS[status]
         return ProviderResult(outcome, reference, message, failover_allowed=failover, raw=body)
     state = _state(status, code)
     if state is None and exchange.refused:
-        return ProviderResult(Outcome.FAILED, reference, message, failover_allowed=True, raw=body)
+        return refusal(operation=operation, message=message or "ClubKonnect refused", reference=reference, raw=body)
     if state is None:
         return ProviderResult(Outcome.UNKNOWN, reference, message or "Unmapped ClubKonnect answer", raw=body)
     outcome, reversed_ = ORDER_STATES[state]
-    cost = None
-    if outcome == Outcome.SUCCESS and _field(body, "amountcharged") is not None:
-        try:
-            cost = naira_to_kobo(_field(body, "amountcharged"))
-        except ValueError:
-            cost = None
-    return ProviderResult(outcome, reference, message, cost_kobo=cost, reversed=reversed_, raw=body)
+    return ProviderResult(outcome, reference, message, cost_kobo=_charged(body, outcome), reversed=reversed_, raw=body)
+
+
+def _charged(body: dict[str, Any], outcome: Outcome) -> int | None:
+    if outcome != Outcome.SUCCESS or _field(body, "amountcharged") is None:
+        return None
+    try:
+        return naira_to_kobo(_field(body, "amountcharged"))
+    except ValueError:
+        return None
 
 
 def _state(status: str, code: str) -> str | None:

@@ -13,16 +13,21 @@ Last four digits of the number (national form 0XXXXXXXXXX):
 
 It keeps no state and touches no database: the scenario and the creation time travel in the
 provider reference (`SBX-<scenario>-<created ms>-<digest of the request id>`), so a query in
-any process settles "pending then ..." by itself once enough time has passed. The only answer
-without a reference is the lost one (0004/slow), so a query that brings no reference is
-answered as the timeout case: delivered. Like every sandbox it refuses to run outside DEBUG
-or the test suite (config/startup.py also refuses to start with it enabled and DEBUG off).
+any process settles "pending then ..." by itself once enough time has passed. An attempt with
+no reference (the lost answer of 0004/slow, or a worker killed mid-call) is settled through
+`recheck(order)`, which answers by the number's scenario, timed from the creation time in our
+request id (`sbx<created ms><hex>`); a bare `query()` without a reference cannot know the
+number and is UNKNOWN. Like every sandbox it refuses to run outside DEBUG or the test suite
+(config/startup.py also refuses to start with it enabled and DEBUG off).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+import secrets
 import time
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -70,6 +75,7 @@ PLANS: tuple[tuple[str, str, str, int, int, str, int], ...] = (
     ("9MOBILE_1_5GB_30D_GIFT", "9MOBILE", "9mobile 1.5GB Gifting (30 days)", 1536, 30, "gifting", 90_000),
 )
 _PLAN_BY_ID = {plan[0]: plan for plan in PLANS}
+REQUEST_ID = re.compile(r"^sbx(\d{13})[0-9a-f]+$")
 
 
 def scenario_for(phone_e164: str) -> str:
@@ -120,11 +126,24 @@ class SandboxProvider(Provider):
         cost = order.amount_kobo * (100 - AIRTIME_DISCOUNT_PERCENT) // 100
         return self._buy("buy_airtime", request, order.request_id, order.phone_e164, cost_kobo=cost)
 
+    def new_request_id(self, *, now: datetime | None = None) -> str:
+        """Carries its creation time, so an attempt without a reference can still be timed."""
+        moment = now.timestamp() if now is not None else self.clock()
+        return f"sbx{int(moment * 1000):013d}{secrets.token_hex(8)}"
+
+    def recheck(self, order: DataOrder | AirtimeOrder, *, provider_reference: str = "") -> ProviderResult:
+        if provider_reference:
+            return self.query(request_id=order.request_id, provider_reference=provider_reference)
+        # No reference: the answer was lost (0004, slow 0005) or the worker died mid-call.
+        # Answer what this number's scenario comes to, never a blanket "delivered".
+        request = {"request_id": order.request_id, "reference": "", "phone": national(order.phone_e164)}
+        return self._answer("query", request, self._without_reference(scenario_for(order.phone_e164), order.request_id))
+
     def query(self, *, request_id: str, provider_reference: str = "") -> ProviderResult:
         request = {"request_id": request_id, "reference": provider_reference}
         if not provider_reference:
-            # Only a lost answer has no reference, and the lost scenario was delivered.
-            return self._answer("query", request, ProviderResult(Outcome.SUCCESS, message="Delivered (late)"))
+            result = ProviderResult(Outcome.UNKNOWN, message="Sandbox query without a reference: recheck(order) knows the number")
+            return self._answer("query", request, result)
         parsed = self._parse_reference(provider_reference, request_id)
         if parsed is None:
             result = ProviderResult(Outcome.UNKNOWN, provider_reference, "Reference does not belong to this request")
@@ -169,6 +188,16 @@ class SandboxProvider(Provider):
                 return ProviderResult(Outcome.FAILED, reference, "Failed after processing (sandbox)")
         return ProviderResult(Outcome.SUCCESS, reference, "Delivered (sandbox)")
 
+    def _without_reference(self, scenario: str, request_id: str) -> ProviderResult:
+        if scenario == UNAVAILABLE:  # refused before acceptance: the provider has no such order
+            return ProviderResult(Outcome.FAILED, message="No such request (sandbox: provider was unavailable)",
+                                  failover_allowed=True)
+        if scenario in (TIMEOUT, SLOW):
+            return ProviderResult(Outcome.SUCCESS, message="Delivered (late, sandbox)")
+        created = _request_id_time(request_id)
+        # An id we did not mint has no creation time: "pending then ..." stays pending (staff).
+        return self._state(scenario, created if created is not None else self.clock(), "")
+
     def _parse_reference(self, reference: str, request_id: str) -> tuple[str, float] | None:
         parts = reference.split("-")
         if len(parts) != 4 or parts[0] != "SBX" or parts[3] != _digest(request_id) or not parts[2].isdigit():
@@ -195,3 +224,8 @@ class SandboxProvider(Provider):
                 latency_ms=0.0, error=error, request_id=str(request.get("request_id", "")),
             )
         )
+
+
+def _request_id_time(request_id: str) -> float | None:
+    match = REQUEST_ID.match(request_id or "")
+    return int(match.group(1)) / 1000 if match else None

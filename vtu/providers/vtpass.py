@@ -24,6 +24,8 @@ from accounts.phones import national
 from vtu.providers.base import (
     KIND_AIRTIME,
     KIND_DATA,
+    QUERY,
+    SEND,
     AirtimeOrder,
     DataOrder,
     Outcome,
@@ -32,6 +34,7 @@ from vtu.providers.base import (
     ProviderError,
     ProviderPlan,
     ProviderResult,
+    refusal,
 )
 from vtu.providers.parsing import naira_to_kobo, size_mb_from_name, validity_days_from_name
 from vtu.providers.transport import Exchange, send
@@ -85,6 +88,11 @@ CODES: dict[str, tuple[Any, bool, str]] = {
     "089": (U, False, "REQUEST IS PROCESSING, PLEASE WAIT: whether this one was taken is unclear; requery"),
     "091": (F, True, "TRANSACTION NOT PROCESSED: not charged"),
 }
+# On a requery only these codes speak about the transaction itself: its state (000/001, 099),
+# failed (016), no such request id (015, after a grace), not processed (091), reversed (040),
+# or the UNKNOWN ones. Every other code refuses the requery (credentials 087, IP 027, account
+# 021-024, a validation code about the request) and says nothing about the order: UNKNOWN.
+QUERY_CODES = frozenset({"000", "001", "099", "014", "015", "016", "040", "044", "083", "089", "091"})
 # content.transactions.status under 000/001 [V response-codes page; reversed/resolved in the
 # newer table]. "resolved" means "contact VTpass": staff decide.
 TRANSACTION_STATUSES: dict[str, tuple[Outcome, bool]] = {
@@ -146,7 +154,7 @@ class VTpassProvider(Provider):
 
     def query(self, *, request_id: str, provider_reference: str = "") -> ProviderResult:
         exchange = self._post("query", "/requery", {"request_id": request_id}, request_id)
-        return self.classify(exchange, request_id=request_id)
+        return self.classify(exchange, operation=QUERY, request_id=request_id)
 
     def balance_kobo(self) -> int:
         exchange = self._get("balance", "/balance")
@@ -184,16 +192,16 @@ class VTpassProvider(Provider):
 
     # --- the mapping ---------------------------------------------------------------------------
 
-    def classify(self, exchange: Exchange, *, request_id: str = "") -> ProviderResult:
-        """VTpass's answer -> one outcome. `request_id` is given for a requery (015 handling)."""
+    def classify(self, exchange: Exchange, *, operation: str = SEND, request_id: str = "") -> ProviderResult:
+        """VTpass's answer to /pay (SEND) or /requery (QUERY, with its `request_id` for 015)."""
         if not exchange.answered:
             if not exchange.sent:
-                return ProviderResult(F, message="VTpass unreachable (not sent)", failover_allowed=True)
+                return refusal(operation=operation, message="VTpass unreachable (not sent)")
             return ProviderResult(U, message=f"No answer from VTpass ({exchange.error})")
         body = exchange.body
         if exchange.server_error or not isinstance(body, dict) or (exchange.refused and "code" not in body):
-            if exchange.refused:  # 401/403/429 with nothing clearer: refused, nothing bought
-                return ProviderResult(F, message=f"VTpass refused (HTTP {exchange.status_code})", failover_allowed=True)
+            if exchange.refused:  # 401/403/429 with nothing clearer: this request was refused
+                return refusal(operation=operation, message=f"VTpass refused (HTTP {exchange.status_code})", raw=body)
             return ProviderResult(U, message=f"Unreadable VTpass answer (HTTP {exchange.status_code})", raw=body)
         code = _code(body.get("code"))
         transaction = _transaction(body)
@@ -202,6 +210,8 @@ class VTpassProvider(Provider):
         rule = CODES.get(code)
         if rule is None:
             return ProviderResult(U, reference, message or f"Unmapped VTpass code {code!r}", raw=body)
+        if operation != SEND and code not in QUERY_CODES:
+            return refusal(operation=operation, message=message or f"VTpass code {code}", reference=reference, raw=body)
         outcome, failover, _meaning = rule
         if outcome == INSPECT:
             return self._inspect(body, transaction, reference, message)

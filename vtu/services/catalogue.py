@@ -2,9 +2,15 @@
 
 Plan sync maps each provider plan to one of our plans (by an existing mapping of its id, else
 by network, plan type, validity and size within 3 %), records every cost change, and
-suspends a mapping whose cost our customer price would not cover, alerting staff. A later
-sync that finds the cost covered again lifts a suspension it made (never a staff switch).
-Provider plans that match none of ours are reported, not invented: staff add the plan.
+suspends a mapping whose cost our customer price would not cover, alerting staff (a retail
+promotion priced below cost on purpose covers it). A later sync that finds the cost covered
+again lifts a suspension it made (never a staff switch). Provider plans that match none of
+ours are reported, not invented: staff add the plan.
+
+The other audiences (resellers, API partners, one-user rules) are checked too, but a price of
+theirs below cost only alerts staff: the mapping stays on for retail, and their purchases are
+refused with BELOW_COST (and the plan hidden from their list) until the rule is fixed, so
+nothing sells at a loss meanwhile.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from django.db import transaction
 from audit.services import Actor, audit_record
 from config.alerts import alert_raise, alert_resolve
 from config.errors import ApiError
+from pricing.rules import ProductKey
+from pricing.selectors import PriceItem, audiences_priced_apart, candidate_rules, quote_from
 from vtu import clock
 from vtu.models import DataPlan, Network, ProductKind, ProviderPlan, ProviderPlanCostChange
 from vtu.providers.base import ProviderPlan as VendorPlan
@@ -49,6 +57,7 @@ class SyncReport:
     suspended: list[str] = field(default_factory=list)
     restored: list[str] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)
+    below_cost_for: list[str] = field(default_factory=list)  # non-retail prices below cost: alerted only
     error: str = ""
 
     def as_dict(self) -> dict:
@@ -74,11 +83,13 @@ def plans_sync(*, provider: str, actor: Actor | None = None) -> SyncReport:
     with transaction.atomic():
         seen_ids = {_sync_one(provider, plan, networks, report) for plan in vendor_plans}
         _suspend_vanished(provider, seen_ids - {None}, report)
+        _check_other_audiences(provider, report)
         audit_record(
             action="catalogue.sync", actor=actor or Actor.system("plans_sync"), target_type="vtu.provider",
             target_id=provider, changes={"report": report.as_dict()},
         )
     _alert_suspensions(report)
+    _alert_below_cost(report)
     return report
 
 
@@ -142,15 +153,44 @@ def _apply_price_check(mapping: ProviderPlan, report: SyncReport) -> None:
 
 
 def customer_price_covers(plan: DataPlan, cost_kobo: int) -> bool:
-    """Would a plain customer's quote for this plan at this cost be at or above cost?"""
-    from pricing.services import Audience, ProductKey, quote
+    """Would a plain customer's quote for this plan at this cost be sellable? `quote` refuses
+    a price below cost (BELOW_COST) unless the winning rule is a promotion, so any answer is a
+    price we sell at: a promotion priced below cost on purpose covers its cost (DESIGN §5)."""
+    from pricing.services import Audience, quote
 
-    product = ProductKey(kind=ProductKind.DATA, network=plan.network.code, plan_type=plan.plan_type, plan_code=plan.code)
     try:
-        result = quote(audience=Audience(role="customer", user_id=None, via_api_key=False), product=product, cost_kobo=cost_kobo)
+        quote(audience=Audience(role="customer", user_id=None, via_api_key=False), product=_product(plan), cost_kobo=cost_kobo)
     except ApiError:
         return False  # BELOW_COST (or no rule prices it): not sellable at this cost
-    return result.price_kobo >= cost_kobo
+    return True
+
+
+def _product(plan: DataPlan) -> ProductKey:
+    return ProductKey(kind=ProductKind.DATA, network=plan.network.code, plan_type=plan.plan_type, plan_code=plan.code)
+
+
+def _check_other_audiences(provider: str, report: SyncReport) -> None:
+    """Quote every non-retail audience (pricing.selectors.audiences_priced_apart) for each live
+    mapping of this provider, one rule query per audience; report a winning rule of theirs
+    that now prices below cost without being a promotion."""
+    mappings = list(
+        ProviderPlan.objects.filter(provider=provider, suspended_at__isnull=True, plan__active=True)
+        .select_related("plan__network")
+    )
+    if not mappings:
+        return
+    now, seen = clock.now(), set()
+    networks = {mapping.plan.network.code for mapping in mappings}
+    for audience in audiences_priced_apart(kind=ProductKind.DATA):
+        rules = candidate_rules(audience=audience, kinds={ProductKind.DATA}, networks=networks, at=now)
+        for mapping in mappings:
+            found = quote_from(rules, audience=audience, item=PriceItem(_product(mapping.plan), mapping.cost_kobo), at=now)
+            if found is None or found[1] >= mapping.cost_kobo or found[0].is_promotion:
+                continue
+            rule = found[0]
+            if rule.audience != "customer" and (mapping.pk, rule.pk) not in seen:  # retail is suspended above
+                seen.add((mapping.pk, rule.pk))
+                report.below_cost_for.append(f"{provider}:{mapping.plan.code} {rule.describe()} (rule {rule.pk})")
 
 
 def _suspend_vanished(provider: str, seen_ids: set[int], report: SyncReport) -> None:
@@ -170,6 +210,19 @@ def _alert_suspensions(report: SyncReport) -> None:
             details={"suspended": ", ".join(report.suspended[:50])},
         )
     elif report.restored:
+        alert_resolve(dedupe_key=key)
+
+
+def _alert_below_cost(report: SyncReport) -> None:
+    key = f"price_below_cost:{report.provider}"
+    if report.below_cost_for:
+        alert_raise(
+            kind="price_below_cost", dedupe_key=key,
+            message=f"{len(report.below_cost_for)} reseller/API/user price(s) below cost at {report.provider}: "
+                    "those purchases are refused until the rule is fixed",
+            details={"below_cost": ", ".join(report.below_cost_for[:50])},
+        )
+    else:
         alert_resolve(dedupe_key=key)
 
 

@@ -88,7 +88,7 @@ def purchase_process(*, purchase_id: int) -> None:
     purchase = _load(purchase_id)
     if purchase is None or purchase.status != Status.PENDING:
         return
-    first = next(_sendable(purchase), None)
+    first = next(_affordable(purchase), None)
     now = clock.now()
     with transaction.atomic():
         # The claim's winner holds the purchase row until commit, so attempt 1 cannot race:
@@ -99,6 +99,10 @@ def purchase_process(*, purchase_id: int) -> None:
             next_check_at=now + (in_flight_grace(first.provider) if first else backoff(0)),
             provider=first.provider if first else "",
         )
+        # Only the claim's winner may take a half-open breaker's single probe: a loser holding
+        # it would keep the provider dark until the cool-down ends. Lost: look again below.
+        if claimed and first is not None and not first.closed and not routing.circuit_claim(first.provider):
+            first = None
         attempt = _attempt_row(purchase, first, number=1) if claimed and first is not None else None
     if not claimed:
         return
@@ -108,18 +112,23 @@ def purchase_process(*, purchase_id: int) -> None:
     _send(purchase, attempt)
 
 
-def _sendable(purchase: Purchase) -> Iterator[routing.Candidate]:
-    """Routed providers that may take this purchase now, best first: cost within the price
-    (the customer's price never changes), breaker closed or this call won the half-open probe."""
+def _affordable(purchase: Purchase) -> Iterator[routing.Candidate]:
+    """Routed providers whose cost is within the price (the customer's price never changes),
+    best first; a half-open breaker's probe is not claimed here."""
     for candidate in routing.candidates(
         network=purchase.network, product=purchase.product, plan=purchase.plan,
         face_value_kobo=purchase.face_value_kobo,
     ):
-        if candidate.cost_kobo > max_cost(purchase):
-            continue
-        if not candidate.closed and not routing.circuit_claim(candidate.provider):
-            continue
-        yield candidate
+        if candidate.cost_kobo <= max_cost(purchase):
+            yield candidate
+
+
+def _sendable(purchase: Purchase) -> Iterator[routing.Candidate]:
+    """Affordable providers that may take this purchase now: breaker closed, or this call won
+    the half-open probe. Only for a purchase this worker already claimed."""
+    for candidate in _affordable(purchase):
+        if candidate.closed or routing.circuit_claim(candidate.provider):
+            yield candidate
 
 
 def _send(purchase: Purchase, attempt: ProviderAttempt) -> None:
@@ -288,12 +297,14 @@ def attempt_close(attempt: ProviderAttempt, state: str, result: ProviderResult) 
     return bool(moved)
 
 
-def settle_success(purchase: Purchase, attempt: ProviderAttempt, result: ProviderResult, source: str) -> None:
+def settle_success(purchase: Purchase, attempt: ProviderAttempt, result: ProviderResult, source: str) -> bool:
+    """processing -> successful and capture, in one transaction. False when this call did
+    not move the purchase (another answer or worker settled it first)."""
     with transaction.atomic():
         attempt_close(attempt, State.SUCCESS, result)
         if attempt.state != State.SUCCESS:
             _contradiction(purchase, attempt, "success after the attempt was closed as " + attempt.state)
-            return
+            return False
         moved = purchase_transition(
             purchase=purchase, to=Status.SUCCESSFUL, cause=f"{source}_success",
             detail={"request_id": attempt.request_id, "provider": attempt.provider},
@@ -309,6 +320,7 @@ def settle_success(purchase: Purchase, attempt: ProviderAttempt, result: Provide
             purchase.refresh_from_db()
             if purchase.status == Status.FAILED:
                 _contradiction(purchase, attempt, "provider reports delivery of a purchase already failed")
+    return moved
 
 
 def settle_failed(purchase: Purchase, *, cause: str, message: str, actor: str = "") -> bool:

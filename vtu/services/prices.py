@@ -50,7 +50,7 @@ def _candidates(audience: Audience, product: ProductKey, now: object, ttl: float
     # Keyed by role and channel, not by user: with thousands of customers a per-user key
     # would miss on nearly every request. One-user rules of every user ride along (they are
     # few) and pricing's own audience match picks the caller's.
-    key = (audience.role, audience.via_api_key, product.kind, product.network)
+    key = (audience.role, audience.api_partner, product.kind, product.network)
     entry = _rules.get(key)
     if entry is not None and time.monotonic() - entry[0] < ttl:
         return entry[1]

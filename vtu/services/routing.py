@@ -2,8 +2,10 @@
 
 Order: the staff's route priority first; among equal priorities the healthier provider; a
 provider whose last known float is below the cost goes last (it would answer "low balance").
-A provider is skipped when staff switched it (or its route) off, when settings do not enable
-it, when its breaker is open, and for data when it has no usable plan mapping.
+A provider is skipped when staff switched it (or its route, or its route for the plan's type)
+off, when settings do not enable it, when its breaker is open, when its last checked float is
+below PROVIDER_MIN_FLOAT_KOBO (R8/R10: route away before it answers "low balance"; a balance
+check that finds it topped up brings it back), and for data when it has no usable mapping.
 
 The breaker costs nothing on the happy path: a success writes only when the provider had
 failures on record (the UPDATE's WHERE matches no row otherwise, so no row is locked).
@@ -94,11 +96,11 @@ def _rank(
     found: list[Candidate] = []
     for route in routes:
         state = states.get(route.provider)
-        if state is not None and (not state.enabled or not _circuit_allows(state, now)):
+        if state is not None and (not state.enabled or not _circuit_allows(state, now) or float_exhausted(state)):
             continue
         if product == ProductKind.DATA:
             mapping = mappings.get((plan.pk, route.provider)) if plan is not None else None
-            if mapping is None:
+            if mapping is None or not route.plan_type_enabled(plan.plan_type):
                 continue
             cost, plan_id = mapping.cost_kobo, mapping.provider_plan_id
         else:
@@ -114,6 +116,12 @@ def _rank(
         )
     found.sort(key=lambda c: (c.low_float, c.priority, -c.health))
     return found
+
+
+def float_exhausted(state: ProviderState) -> bool:
+    """The last balance check found the float below PROVIDER_MIN_FLOAT_KOBO."""
+    balance = state.last_balance_kobo
+    return balance is not None and balance < getattr(settings, "PROVIDER_MIN_FLOAT_KOBO", 0)
 
 
 def _circuit_allows(state: ProviderState, now: datetime) -> bool:

@@ -1,15 +1,12 @@
 """After-the-fact services: provider reversal, staff refund, staff resolution of a stuck
-purchase, staff "requery now", and unsigned provider callbacks (which only trigger a requery).
+purchase, staff "requery now" (unsigned provider callbacks: vtu/services/callbacks.py).
 
 Each owns its transaction and audit record; money moves only through vtu.services.ledger.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import structlog
-from django.core.cache import cache
 from django.db import transaction
 
 from audit.services import Actor, audit_record
@@ -18,13 +15,11 @@ from vtu import clock
 from vtu.models import ProviderAttempt, Purchase
 from vtu.providers.base import Outcome, ProviderResult
 from vtu.services import dispatch, flow, ledger
-from vtu.services.calls import CallRecorder, provider_get
 from vtu.services.notify import notify_outcome
 from vtu.services.transitions import purchase_note, purchase_transition
 
 log = structlog.get_logger("vtu.staff")
 Status = Purchase.Status
-CALLBACK_REQUERY_SECONDS = 30  # at most one callback-triggered requery per purchase in this time
 
 
 def _get(reference: str, *, for_update: bool = False) -> Purchase:
@@ -85,6 +80,31 @@ def purchase_resolve(*, staff: Actor, reference: str, delivered: bool, reason: s
     delivered -> capture at the open attempt's provider and cost; not delivered -> release.
     Staff must have checked with the provider: this is the decision the code refuses to guess."""
     reason = _reason(reason)
+    purchase, attempt = _resolvable(reference, delivered=delivered)
+    with transaction.atomic():
+        audit_record(
+            action="purchase.resolve", actor=staff, target=purchase, reason=reason,
+            changes={"delivered": delivered, "request_id": attempt.request_id if attempt else None},
+        )
+        if delivered:
+            result = ProviderResult(outcome=Outcome.SUCCESS, message="Delivered (confirmed by support).")
+            landed = flow.settle_success(purchase, attempt, result, "staff")
+        else:
+            if attempt is not None:
+                flow.attempt_close(attempt, ProviderAttempt.State.FAILED, ProviderResult(outcome=Outcome.FAILED))
+            landed = flow.settle_failed(
+                purchase, cause="staff_failed", message="not delivered (confirmed by support).", actor=staff.label
+            )
+        if not landed:
+            # A worker (or another staff member) settled it first: the audit row must not say
+            # this decision happened. Raising rolls it back with everything above.
+            raise InvalidState("The purchase was settled by someone else while resolving; look again.")
+        purchase.refresh_from_db()
+    return purchase
+
+
+def _resolvable(reference: str, *, delivered: bool) -> tuple[Purchase, ProviderAttempt | None]:
+    """The flagged processing purchase and its last attempt, or INVALID_STATE."""
     purchase = _get(reference)
     if purchase.status != Status.PROCESSING:
         raise InvalidState(f"Only a processing purchase can be resolved; this one is {purchase.status}.")
@@ -95,22 +115,7 @@ def purchase_resolve(*, staff: Actor, reference: str, delivered: bool, reason: s
     attempt = ProviderAttempt.objects.filter(purchase=purchase).order_by("-number").first()
     if delivered and (attempt is None or not attempt.is_open):
         raise InvalidState("No open provider attempt: nothing outstanding can have been delivered.")
-    with transaction.atomic():
-        audit_record(
-            action="purchase.resolve", actor=staff, target=purchase, reason=reason,
-            changes={"delivered": delivered, "request_id": attempt.request_id if attempt else None},
-        )
-        if delivered:
-            result = ProviderResult(outcome=Outcome.SUCCESS, message="Delivered (confirmed by support).")
-            flow.settle_success(purchase, attempt, result, "staff")
-        else:
-            if attempt is not None:
-                flow.attempt_close(attempt, ProviderAttempt.State.FAILED, ProviderResult(outcome=Outcome.FAILED))
-            flow.settle_failed(purchase, cause="staff_failed", message="not delivered (confirmed by support).", actor=staff.label)
-        purchase.refresh_from_db()
-        if purchase.status == Status.PROCESSING:
-            raise InvalidState("The purchase changed while resolving; look again.")
-    return purchase
+    return purchase, attempt
 
 
 def purchase_requery_now(*, staff: Actor, reference: str) -> Purchase:
@@ -124,24 +129,6 @@ def purchase_requery_now(*, staff: Actor, reference: str) -> Purchase:
         Purchase.objects.filter(pk=purchase.pk, status=Status.PROCESSING).update(next_check_at=clock.now())
         _dispatch_requery(purchase.pk, "staff")
     return purchase
-
-
-def purchase_callback_received(*, provider: str, payload: dict[str, Any]) -> str | None:
-    """An unsigned provider callback: find the attempt it names and requery; never settle
-    money from the callback itself (anyone can post one). Returns our purchase reference."""
-    request_id = provider_get(provider, CallRecorder()).callback_request_id(payload)
-    if not request_id:
-        return None
-    attempt = ProviderAttempt.objects.select_related("purchase").filter(provider=provider, request_id=request_id).first()
-    if attempt is None:
-        log.info("provider_callback_unmatched", provider=provider)
-        return None
-    purchase = attempt.purchase
-    if purchase.status not in (Status.PROCESSING, Status.SUCCESSFUL):
-        return purchase.reference
-    if cache.add(f"vtu:callback-requery:{purchase.pk}", 1, timeout=CALLBACK_REQUERY_SECONDS):
-        _dispatch_requery(purchase.pk, "callback")
-    return purchase.reference
 
 
 def _dispatch_requery(purchase_id: int, reason: str) -> None:

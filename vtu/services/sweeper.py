@@ -4,7 +4,9 @@
 a slow run never take the same rows), pushes their next_check_at out by a lease, and
 dispatches after commit: `pending` ones (the outbox: created but never picked up) to the
 worker again, `processing` ones to a requery. It then flags purchases past their SLA
-(needs_review_at + one deduplicated alert; the hold stays) and refreshes provider health.
+(needs_review_at + one deduplicated alert; the hold stays), raises the two aging alerts of R5
+(open purchases older than 15 minutes: warning; older than 2 hours: critical; each resolved
+when none is that old) and refreshes provider health.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from datetime import datetime, timedelta
 import structlog
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, Min, Q
 
 from config.alerts import alert_raise, alert_resolve
 from vtu import clock
 from vtu.models import ProviderState, Purchase, Route
-from vtu.services import dispatch, routing
+from vtu.services import dispatch, routing, snapshot
 from vtu.services.calls import CallRecorder, provider_configured, provider_get
 from vtu.services.notify import naira
 
@@ -33,6 +36,7 @@ class SweepReport:
     dispatched: list[int] = field(default_factory=list)
     requeried: list[int] = field(default_factory=list)
     flagged: list[str] = field(default_factory=list)
+    aging: dict[int, int] = field(default_factory=dict)  # tier minutes -> open purchases older than it
 
 
 def purchases_sweep(*, limit: int = 200) -> SweepReport:
@@ -51,6 +55,7 @@ def purchases_sweep(*, limit: int = 200) -> SweepReport:
         report.requeried = [pk for pk, status in due if status == Status.PROCESSING]
         transaction.on_commit(lambda: _dispatch(report))
     report.flagged = _flag_past_sla(now)
+    report.aging = _alert_aging(now)
     routing.health_refresh()
     return report
 
@@ -90,6 +95,37 @@ def _flag_past_sla(now: datetime) -> list[str]:
     return references
 
 
+def aging_tiers() -> tuple[tuple[int, str], ...]:
+    return (
+        (settings.PURCHASE_AGING_WARNING_MINUTES, "warning"),
+        (settings.PURCHASE_AGING_CRITICAL_MINUTES, "critical"),
+    )
+
+
+def _alert_aging(now: datetime) -> dict[int, int]:
+    """One query (index purchase_status_created_idx) for both tiers; one deduplicated alert per
+    tier (`purchases_aging_<minutes>m`): opened once, mailed once, resolved when it clears."""
+    tiers = aging_tiers()
+    cutoffs = {minutes: now - timedelta(minutes=minutes) for minutes, _severity in tiers}
+    counts = Purchase.objects.filter(status__in=Purchase.OPEN_STATUSES).aggregate(
+        oldest=Min("created_at"), **{f"t{m}": Count("id", filter=Q(created_at__lt=c)) for m, c in cutoffs.items()}
+    )
+    found: dict[int, int] = {}
+    for minutes, severity in tiers:
+        key, count = f"purchases_aging_{minutes}m", counts[f"t{minutes}"]
+        found[minutes] = count
+        if not count:
+            alert_resolve(dedupe_key=key)
+            continue
+        alert_raise(
+            kind="purchase_aging", dedupe_key=key, severity=severity,
+            message=f"{count} purchase(s) without a final answer for over {minutes} minutes (holds kept; "
+            "the requery engine keeps asking; see the review queue)",
+            details={"count": count, "oldest_created_at": counts["oldest"].isoformat(), "minutes": minutes},
+        )
+    return found
+
+
 def provider_balances_check() -> dict[str, int | None]:
     """Poll each routed provider's float (outside any transaction); store it for routing and
     the dashboard; alert below LOW_FLOAT_ALERT_KOBO, resolve the alert when topped up."""
@@ -110,13 +146,25 @@ def provider_balances_check() -> dict[str, int | None]:
         ProviderState.objects.update_or_create(
             provider=name, defaults={"last_balance_kobo": balance, "balance_checked_at": clock.now()}
         )
-        key = f"low_float:{name}"
-        if balance < settings.LOW_FLOAT_ALERT_KOBO:
-            alert_raise(
-                kind="low_float", dedupe_key=key,
-                message=f"{name} float is {naira(balance)}, below {naira(settings.LOW_FLOAT_ALERT_KOBO)}",
-                details={"provider": name, "balance_kobo": balance},
-            )
-        else:
-            alert_resolve(dedupe_key=key)
+        _alert_float(name, balance)
+    snapshot.forget()  # this process routes on the new balances at once; others within their TTL
     return balances
+
+
+def _alert_float(name: str, balance: int) -> None:
+    """`low_float:<provider>` below LOW_FLOAT_ALERT_KOBO (top it up soon); the critical
+    `float_exhausted:<provider>` below PROVIDER_MIN_FLOAT_KOBO, where routing skips it."""
+    levels = (
+        ("low_float", settings.LOW_FLOAT_ALERT_KOBO, "warning", ""),
+        ("float_exhausted", settings.PROVIDER_MIN_FLOAT_KOBO, "critical", "; routing skips it until topped up"),
+    )
+    for kind, floor, severity, consequence in levels:
+        key = f"{kind}:{name}"
+        if balance >= floor:
+            alert_resolve(dedupe_key=key)
+            continue
+        alert_raise(
+            kind=kind, dedupe_key=key, severity=severity,
+            message=f"{name} float is {naira(balance)}, below {naira(floor)}{consequence}",
+            details={"provider": name, "balance_kobo": balance},
+        )

@@ -90,6 +90,9 @@ class ScriptedProvider(Provider):
     def buy_airtime(self, order: AirtimeOrder) -> ProviderResult:
         return self._buy(order.request_id, order.phone_e164)
 
+    def resend(self, order: DataOrder | AirtimeOrder) -> ProviderResult:
+        return self._buy(order.request_id, order.phone_e164)  # a known id replays its truth
+
     def _buy(self, request_id: str, phone: str) -> ProviderResult:
         with WORLD.lock:
             return self._buy_locked(request_id, phone)

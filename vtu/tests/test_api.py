@@ -175,14 +175,74 @@ def test_plans_show_the_callers_price(client, buyer, world, vtu_clock):
     from accounts.models import User
 
     plans = client.get("/api/v1/data/plans", {"network": "MTN"}).json()
-    mine = {plan["code"]: plan["price"] for plan in plans}
+    mine = {plan["code"]: plan["price"] for plan in plans["results"]}
     assert mine == {"MTN_1GB_30D": 30_000, "MTN_2GB_30D": 56_000}
     assert client.get("/api/v1/data/plans", {"network": "NTEL"}).json()["error_code"] == "NETWORK_NOT_FOUND"
 
     reseller = UserFactory(role=User.Role.RESELLER)  # the default reseller rule: cost + 5 %
-    theirs = {p["code"]: p["price"] for p in authenticate(APIClient(), reseller).get("/api/v1/data/plans").json()}
+    theirs = {p["code"]: p["price"] for p in authenticate(APIClient(), reseller).get("/api/v1/data/plans").json()["results"]}
     assert theirs["MTN_1GB_30D"] == 27_300
     assert theirs["GLO_1GB_30D_CG"] == 27_300
+
+
+def test_the_plan_list_is_paginated_with_the_whole_catalogue_on_one_page_by_default(client, buyer, world, vtu_clock):
+    everything = client.get("/api/v1/data/plans").json()
+    first = client.get("/api/v1/data/plans", {"page_size": 1}).json()
+    second = client.get("/api/v1/data/plans", {"page_size": 1, "page": 2}).json()
+    capped = client.get("/api/v1/data/plans", {"page_size": 10_000}).json()
+
+    assert everything["count"] == len(everything["results"]) == 3 and everything["next"] is None
+    assert (first["count"], len(first["results"])) == (3, 1) and "page=2" in first["next"]
+    assert second["results"][0]["code"] == everything["results"][1]["code"]
+    assert capped["results"] == everything["results"]
+    assert client.get("/api/v1/data/plans", {"page": 9}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("role", "via_key", "price"),
+    [
+        ("customer", True, 30_000),  # retail (the test catalogue's customer rule), key or not
+        ("reseller", True, 27_100),  # the default API partner rule: cost + 4 %
+        ("reseller", False, 27_300),  # the default reseller rule: cost + 5 %
+    ],
+)
+def test_an_api_key_gives_api_partner_prices_only_to_resellers(world, vtu_clock, catalogue, role, via_key, price):
+    from accounts.api_keys import api_key_create
+
+    user = UserFactory(role=role)
+    fund_wallet(user, 1_000_000)
+    api = APIClient()
+    if via_key:
+        api.credentials(HTTP_X_API_KEY=api_key_create(user=user, name="shop", scopes=["purchase", "read"]).plaintext)
+    else:
+        authenticate(api, user)
+    body = data_body() if not via_key else {k: v for k, v in data_body().items() if k != "pin"}
+
+    page = api.get("/api/v1/data/plans", {"network": "MTN"}).json()
+    listed = {plan["code"]: plan["price"] for plan in page["results"]}
+    bought = api.post(DATA_URL, body, format="json", HTTP_IDEMPOTENCY_KEY="order-1")
+
+    assert listed[PLAN] == price
+    assert bought.status_code == 202, bought.content
+    assert bought.json()["amount"] == price
+    assert Purchase.objects.get(user=user).amount_kobo == price
+
+
+def test_a_suspended_staff_member_cannot_sync_plans(world, catalogue):
+    from django.utils import timezone
+
+    from audit.models import AuditLog
+    from vtu.models import ProviderCall, ProviderPlan
+
+    staff = UserFactory(is_staff=True, is_superuser=True, pin="", suspended_at=timezone.now())
+    before = list(ProviderPlan.objects.values_list("pk", "cost_kobo", "suspended_at"))
+
+    response = authenticate(APIClient(), staff).post("/api/v1/data/sync", {"provider": "alpha"}, format="json")
+
+    assert response.status_code == 403 and response.json()["error_code"] == "ACCOUNT_SUSPENDED"
+    assert list(ProviderPlan.objects.values_list("pk", "cost_kobo", "suspended_at")) == before
+    assert not AuditLog.objects.filter(action="catalogue.sync").exists()
+    assert not ProviderCall.objects.exists()
 
 
 def test_data_sync_is_staff_only(client, world, catalogue):

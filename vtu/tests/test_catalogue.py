@@ -105,3 +105,60 @@ def test_sandbox_plans_map_onto_the_catalogue(settings):
 
     assert report.error == "" and report.unmatched == []
     assert ProviderPlan.objects.filter(provider="sandbox").count() == report.seen
+
+
+def test_a_retail_promotion_below_cost_survives_plan_sync(buyer, world, vtu_clock, catalogue):
+    """Selling below cost is allowed under a promotion (DESIGN §5): sync must not suspend it."""
+    from audit.services import Actor
+    from pricing.services import pricing_rule_create
+    from vtu.services.purchases import PurchaseRequest, purchase_create
+    from vtu.tests.conftest import ALPHA_COST, MTN_NUMBER, PLAN
+
+    pricing_rule_create(actor=Actor.system("t"), kind="data", network="MTN", plan_code=PLAN, method="fixed",
+                        amount_kobo=20_000, is_promotion=True, audience="customer")
+    world.plans["alpha"] = [vendor(f"A-{PLAN}", ALPHA_COST)]
+
+    report = plans_sync(provider="alpha")
+
+    mapping = ProviderPlan.objects.get(provider="alpha", plan__code=PLAN)
+    assert mapping.suspended_at is None, mapping.suspended_reason
+    assert f"alpha:{PLAN}" not in report.suspended
+    purchase, _ = purchase_create(user=buyer, request=PurchaseRequest(product="data", phone_number=MTN_NUMBER, plan_code=PLAN))
+    purchase.refresh_from_db()
+    assert (purchase.status, purchase.amount_kobo, purchase.margin_kobo) == ("successful", 20_000, 20_000 - ALPHA_COST)
+
+
+def test_a_non_retail_price_below_cost_alerts_without_suspending(world, catalogue):
+    """Resellers, API partners and one-user rules: alert staff, keep the mapping for retail;
+    their purchases are refused BELOW_COST meanwhile (pricing)."""
+    from accounts.models import User
+    from accounts.tests.factories import UserFactory
+    from audit.services import Actor
+    from pricing.services import pricing_rule_create
+
+    actor = Actor.system("t")
+    vip = UserFactory(role=User.Role.RESELLER)
+    reseller_rule = pricing_rule_create(actor=actor, kind="data", network="MTN", plan_code="MTN_2GB_30D", method="fixed",
+                                        amount_kobo=50_000, audience="reseller")
+    partner_rule = pricing_rule_create(actor=actor, kind="data", network="MTN", plan_code="MTN_1GB_30D", method="fixed",
+                                       amount_kobo=25_000, audience="api_partner")
+    user_rule = pricing_rule_create(actor=actor, kind="data", network="MTN", plan_code="MTN_1GB_30D", method="fixed",
+                                    amount_kobo=25_500, audience="user", user_id=vip.pk)
+    pricing_rule_create(actor=actor, kind="data", network="MTN", plan_code="MTN_1GB_30D", method="fixed",
+                        amount_kobo=1_000, audience="reseller", is_promotion=True)  # below cost on purpose: fine
+    glo = vendor("A-GLO_1GB_30D_CG", 27_000, network="GLO", kind="corporate")
+    world.plans["alpha"] = [vendor("A-MTN_1GB_30D", 26_000), vendor("A-MTN_2GB_30D", 52_000, size=2048), glo]
+
+    report = plans_sync(provider="alpha")
+
+    assert report.suspended == []
+    assert ProviderPlan.objects.filter(provider="alpha", suspended_at__isnull=False).count() == 0
+    flagged = {line.rsplit("(rule ", 1)[1].rstrip(")") for line in report.below_cost_for}
+    assert flagged == {str(reseller_rule.pk), str(partner_rule.pk), str(user_rule.pk)}
+    alert = Alert.objects.get(dedupe_key="price_below_cost:alpha")
+    assert alert.resolved_at is None and alert.kind == "price_below_cost"
+
+    world.plans["alpha"] = [vendor("A-MTN_1GB_30D", 24_000), vendor("A-MTN_2GB_30D", 49_000, size=2048), glo]
+    assert plans_sync(provider="alpha").below_cost_for == []
+    alert.refresh_from_db()
+    assert alert.resolved_at is not None

@@ -163,7 +163,7 @@ def test_refund_posts_one_refund_journal_and_emails_the_customer(buyer, world, v
     dispute = _open(buyer, purchase)
     assert wallet_state(buyer) == (FUNDS - PRICE, 0)
 
-    dispute = dispute_resolve(staff=staff_actor, dispute_id=dispute.pk, outcome="refund", reason="provider cannot prove it")
+    dispute = dispute_resolve(staff=staff_actor, dispute_id=dispute.pk, may_refund=True, outcome="refund", reason="provider cannot prove it")
 
     assert dispute.status == Dispute.Status.REFUNDED and dispute.resolved_by_id == staff_actor.user_id
     purchase.refresh_from_db()
@@ -186,11 +186,11 @@ def test_delivered_needs_evidence_then_moves_nothing(buyer, world, vtu_clock, st
     before = snapshot(), Dispute.objects.get().status
 
     with pytest.raises(ApiError) as no_evidence:
-        dispute_resolve(staff=staff_actor, dispute_id=dispute.pk, outcome="delivered", reason="delivered", evidence=" ")
+        dispute_resolve(staff=staff_actor, dispute_id=dispute.pk, may_refund=True, outcome="delivered", reason="delivered", evidence=" ")
     with pytest.raises(ApiError) as no_reason:
-        dispute_resolve(staff=staff_actor, dispute_id=dispute.pk, outcome="delivered", reason="", evidence="ref 123")
+        dispute_resolve(staff=staff_actor, dispute_id=dispute.pk, may_refund=True, outcome="delivered", reason="", evidence="ref 123")
     with pytest.raises(ApiError) as bad_outcome:
-        dispute_resolve(staff=staff_actor, dispute_id=dispute.pk, outcome="maybe", reason="x", evidence="x")
+        dispute_resolve(staff=staff_actor, dispute_id=dispute.pk, may_refund=True, outcome="maybe", reason="x", evidence="x")
 
     assert (no_evidence.value.code, no_reason.value.code, bad_outcome.value.code) == (
         "VALIDATION_ERROR", "REASON_REQUIRED", "VALIDATION_ERROR")
@@ -199,7 +199,7 @@ def test_delivered_needs_evidence_then_moves_nothing(buyer, world, vtu_clock, st
     assert actions_for_target(target=dispute) == ["dispute.open"]
     assert [m.subject for m in mailoutbox if "dispute" in m.subject] == []
 
-    dispute = dispute_resolve(staff=staff_actor, dispute_id=dispute.pk, outcome="delivered", reason="MTN confirms",
+    dispute = dispute_resolve(staff=staff_actor, dispute_id=dispute.pk, may_refund=True, outcome="delivered", reason="MTN confirms",
                               evidence="provider ref P-77, delivered 10:02")
     assert (dispute.status, dispute.evidence) == ("delivered", "provider ref P-77, delivered 10:02")
     assert wallet_state(buyer) == (FUNDS - PRICE, 0) and not Journal.objects.filter(kind="refund").exists()
@@ -217,7 +217,7 @@ def test_an_unknown_outcome_is_never_refunded_and_a_failure_closes_as_returned(b
 
     for outcome in ("refund", "delivered"):
         with pytest.raises(ApiError) as refused:
-            dispute_resolve(staff=staff_actor, dispute_id=dispute.pk, outcome=outcome, reason="customer insists",
+            dispute_resolve(staff=staff_actor, dispute_id=dispute.pk, may_refund=True, outcome=outcome, reason="customer insists",
                             evidence="x")
         assert refused.value.code == "INVALID_STATE" and "unknown" in refused.value.detail
     assert (snapshot(), disputes_state()) == before
@@ -226,21 +226,45 @@ def test_an_unknown_outcome_is_never_refunded_and_a_failure_closes_as_returned(b
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.FAILED and wallet_state(buyer) == (FUNDS, 0)
 
-    dispute = dispute_resolve(staff=staff_actor, dispute_id=dispute.pk, outcome="refund", reason="failed at MTN")
+    dispute = dispute_resolve(staff=staff_actor, dispute_id=dispute.pk, may_refund=True, outcome="refund", reason="failed at MTN")
     assert dispute.status == Dispute.Status.RETURNED
     assert wallet_state(buyer) == (FUNDS, 0) and not Journal.objects.filter(kind="refund").exists()
     assert_ledger_invariants()
 
 
+def test_the_refund_permission_is_checked_against_the_status_under_the_lock(buyer, world, vtu_clock, staff_actor):
+    """Support (no refund permission) opened the form while the purchase was processing; it
+    was delivered before they submitted "refund": the service refuses, nothing moves."""
+    world.script("alpha", "pending")
+    purchase = buy(buyer)
+    dispute = _open(buyer, purchase)
+    world.settle(purchase.attempts.get().request_id, "delivered")
+    dispute_requery(staff=staff_actor, dispute_id=dispute.pk)
+    purchase.refresh_from_db()
+    assert purchase.status == Purchase.Status.SUCCESSFUL
+    before = snapshot(), disputes_state()
+
+    with pytest.raises(ApiError) as denied:
+        dispute_resolve(staff=staff_actor, dispute_id=dispute.pk, may_refund=False, outcome="refund", reason="sorry")
+
+    assert denied.value.code == "PERMISSION_DENIED"
+    assert (snapshot(), disputes_state()) == before
+    assert actions_for_target(target=dispute) == ["dispute.open"]
+    assert not Journal.objects.filter(kind="refund").exists()
+    done = dispute_resolve(staff=staff_actor, dispute_id=dispute.pk, may_refund=False, outcome="delivered",
+                           reason="MTN confirms", evidence="ref 1")
+    assert done.status == Dispute.Status.DELIVERED  # deciding "delivered" needs no refund permission
+
+
 def test_a_decided_dispute_is_not_decided_again(buyer, world, vtu_clock, staff_actor):
     purchase = buy(buyer)
     dispute = _open(buyer, purchase)
-    dispute_resolve(staff=staff_actor, dispute_id=dispute.pk, outcome="refund", reason="ok")
+    dispute_resolve(staff=staff_actor, dispute_id=dispute.pk, may_refund=True, outcome="refund", reason="ok")
     before = snapshot(), disputes_state()
 
     for outcome in ("refund", "delivered"):
         with pytest.raises(ApiError) as again:
-            dispute_resolve(staff=staff_actor, dispute_id=dispute.pk, outcome=outcome, reason="again", evidence="e")
+            dispute_resolve(staff=staff_actor, dispute_id=dispute.pk, may_refund=True, outcome=outcome, reason="again", evidence="e")
         assert again.value.code == "INVALID_STATE"
     with pytest.raises(ApiError) as requery:
         dispute_requery(staff=staff_actor, dispute_id=dispute.pk)
@@ -264,7 +288,7 @@ def test_two_staff_refunding_at_once_refund_once(world, settings):
     dispute = _open(buyer, purchase)
     staff = [Actor.for_user(UserFactory(is_staff=True, pin="")) for _ in range(4)]
 
-    results = run_concurrently(4, lambda i: dispute_resolve(staff=staff[i], dispute_id=dispute.pk, outcome="refund",
+    results = run_concurrently(4, lambda i: dispute_resolve(staff=staff[i], dispute_id=dispute.pk, may_refund=True, outcome="refund",
                                                             reason=f"staff {i}"))
 
     assert sum(isinstance(result, Dispute) for result in results) == 1

@@ -181,7 +181,7 @@ def test_failed_answer_on_a_delivered_purchase_without_reversal_alerts_and_moves
 
 def test_worker_dies_after_the_claim_the_requery_resumes(buyer, world, vtu_clock, monkeypatch):
     with monkeypatch.context() as patch:  # the worker "dies" after claiming, before any attempt
-        patch.setattr(flow, "_sendable", lambda purchase: iter(()))
+        patch.setattr(flow, "_affordable", lambda purchase: iter(()))
         patch.setattr(flow, "_send_next", lambda purchase: None)
         purchase = buy(buyer)
     assert purchase.status == Purchase.Status.PROCESSING and not purchase.attempts.exists()

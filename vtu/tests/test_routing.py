@@ -59,6 +59,88 @@ def test_a_failed_probe_opens_the_breaker_again(buyer, world, vtu_clock, setting
 
 
 @pytest.mark.django_db
+def test_a_worker_that_loses_the_claim_leaves_the_half_open_probe_alone(buyer, world, vtu_clock, settings, monkeypatch):
+    """Two workers got the same pending purchase; the loser of the claim must not take the
+    breaker's one probe (it would keep alpha dark until the cool-down ends)."""
+    from vtu.services import flow, purchases
+
+    with monkeypatch.context() as patch:
+        patch.setattr(purchases, "_dispatch", lambda purchase: None)
+        purchase = buy(buyer, 1)
+    ProviderState.objects.create(provider="alpha", circuit="open", opened_at=vtu_clock.current, consecutive_failures=5)
+    vtu_clock.advance(seconds=settings.PROVIDER_CIRCUIT_COOLDOWN_SECONDS + 1)
+    stale = Purchase.objects.get(pk=purchase.pk)  # read as pending by the losing worker ...
+    Purchase.objects.filter(pk=purchase.pk).update(status="processing")  # ... the other worker claims it
+
+    with monkeypatch.context() as patch:
+        patch.setattr(flow, "_load", lambda purchase_id: stale)
+        flow.purchase_process(purchase_id=purchase.pk)
+
+    state = ProviderState.objects.get(provider="alpha")
+    assert (state.circuit, state.probe_started_at) == ("open", None)
+    assert world.buys == {}
+    probe = buy(buyer, 2)  # the next purchase gets the probe at once
+    assert probe.provider == "alpha" and world.buys["alpha"] == 1
+    assert ProviderState.objects.get(provider="alpha").circuit == "closed"
+
+
+@pytest.mark.django_db
+def test_a_claim_winner_that_loses_the_probe_goes_to_the_next_provider(buyer, world, vtu_clock, settings):
+    ProviderState.objects.create(provider="alpha", circuit="open", opened_at=vtu_clock.current, consecutive_failures=5)
+    vtu_clock.advance(seconds=settings.PROVIDER_CIRCUIT_COOLDOWN_SECONDS + 1)
+    assert routing.circuit_claim("alpha") is True  # another purchase is probing alpha right now
+
+    purchase = buy(buyer, 1)
+
+    assert (purchase.status, purchase.provider) == (Purchase.Status.SUCCESSFUL, "beta")
+    assert world.buys["alpha"] == 0 and list(purchase.attempts.values_list("provider", flat=True)) == ["beta"]
+    assert_ledger_invariants()
+
+
+@pytest.mark.django_db
+def test_staff_can_switch_a_provider_off_for_one_plan_type_on_a_network(buyer, world, vtu_clock):
+    from vtu.models import DataPlan, Network, ProviderPlan
+
+    Route.objects.filter(network__code="MTN", product="data", provider="alpha").update(sme_enabled=False)
+    gifting = DataPlan.objects.get(code="MTN_1GB_1D_GIFT")
+    for name, cost in (("alpha", 20_000), ("beta", 21_000)):
+        ProviderPlan.objects.create(provider=name, plan=gifting, provider_plan_id=f"{name}-gift", cost_kobo=cost)
+
+    sme = buy(buyer, 1)  # MTN_1GB_30D is SME: alpha is off for it
+    gift, _ = purchase_create(
+        user=buyer, request=PurchaseRequest(product="data", phone_number="08031200002", plan_code=gifting.code)
+    )
+    gift.refresh_from_db()
+
+    assert (sme.status, sme.provider) == (Purchase.Status.SUCCESSFUL, "beta")
+    assert (gift.status, gift.provider) == (Purchase.Status.SUCCESSFUL, "alpha")
+    assert world.buys == {"alpha": 1, "beta": 1}
+    assert Network.objects.get(code="MTN").sme_active  # the network-wide plan-type switch is a separate one
+    assert_ledger_invariants()
+
+
+@pytest.mark.django_db
+def test_a_provider_below_the_float_floor_is_skipped_until_topped_up(buyer, world, vtu_clock, settings):
+    from config.models import Alert
+    from vtu.services import sweeper
+
+    world.balances["alpha"] = settings.PROVIDER_MIN_FLOAT_KOBO - 1
+    sweeper.provider_balances_check()
+
+    alert = Alert.objects.get(dedupe_key="float_exhausted:alpha")
+    assert alert.severity == "critical" and alert.resolved_at is None
+    assert buy(buyer, 1).provider == "beta" and world.buys["alpha"] == 0
+
+    world.balances["alpha"] = settings.PROVIDER_MIN_FLOAT_KOBO
+    sweeper.provider_balances_check()
+
+    alert.refresh_from_db()
+    assert alert.resolved_at is not None
+    assert buy(buyer, 2).provider == "alpha"
+    assert_ledger_invariants()
+
+
+@pytest.mark.django_db
 def test_only_one_probe_at_a_time(catalogue, vtu_clock, settings):
     ProviderState.objects.create(provider="alpha", circuit="open", opened_at=vtu_clock.current)
     vtu_clock.advance(seconds=settings.PROVIDER_CIRCUIT_COOLDOWN_SECONDS + 1)

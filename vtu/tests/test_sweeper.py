@@ -90,6 +90,39 @@ def test_past_sla_is_flagged_once_with_an_alert_and_the_hold_stays(buyer, world,
 
 
 @pytest.mark.django_db
+def test_aging_alerts_fire_at_15_minutes_and_2_hours_once_each_and_clear(buyer, world, vtu_clock, settings):
+    world.script("alpha", "pending")
+    purchase = buy(buyer)
+    warning, critical = "purchases_aging_15m", "purchases_aging_120m"
+
+    def open_alerts() -> dict[str, tuple[str, int]]:
+        return {a.dedupe_key: (a.severity, a.count) for a in Alert.objects.filter(kind="purchase_aging", resolved_at=None)}
+
+    vtu_clock.advance(minutes=14)
+    assert sweeper.purchases_sweep().aging == {15: 0, 120: 0} and open_alerts() == {}
+    vtu_clock.advance(minutes=2)
+    sweeper.purchases_sweep()
+    sweeper.purchases_sweep()
+    assert open_alerts() == {warning: ("warning", 2)}, "one alert, seen twice: deduplicated"
+    assert Alert.objects.get(dedupe_key=warning).details["count"] == 1
+    vtu_clock.advance(minutes=105)
+    assert sweeper.purchases_sweep().aging == {15: 1, 120: 1}
+    assert set(open_alerts()) == {warning, critical} and open_alerts()[critical][0] == "critical"
+    purchase.refresh_from_db()
+    assert purchase.status == Purchase.Status.PROCESSING and wallet_state(buyer) == (1_000_000, PRICE)
+
+    world.settle(purchase.attempts.get().request_id, "delivered")
+    vtu_clock.advance(hours=2)
+    sweeper.purchases_sweep()  # the requery settles it
+    sweeper.purchases_sweep()  # nothing is old any more: both alerts clear
+    purchase.refresh_from_db()
+    assert purchase.status == Purchase.Status.SUCCESSFUL
+    assert open_alerts() == {}
+    assert Alert.objects.filter(kind="purchase_aging").count() == 2
+    assert_ledger_invariants()
+
+
+@pytest.mark.django_db
 def test_unanswerable_provider_is_left_to_staff_not_guessed(buyer, world, vtu_clock, settings):
     """Neither query nor safe resend (R4): the purchase waits, flagged, hold kept, no resend."""
     settings.VTU_PROVIDERS = {

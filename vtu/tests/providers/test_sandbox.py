@@ -76,7 +76,48 @@ def test_timeout_has_no_reference_and_a_later_query_says_delivered(calls, clock)
 
     assert lost.outcome == Outcome.UNKNOWN and lost.provider_reference == ""
     assert calls[0].error == "timeout" and calls[0].status_code is None
-    assert provider.query(request_id="req-1").outcome == Outcome.SUCCESS
+    assert provider.recheck(data_order("0004")).outcome == Outcome.SUCCESS
+
+
+@pytest.mark.parametrize(
+    ("suffix", "before", "after", "failover"),
+    [
+        ("4567", Outcome.SUCCESS, Outcome.SUCCESS, False),
+        ("0001", Outcome.FAILED, Outcome.FAILED, False),  # was "delivered" whatever the number
+        ("0002", Outcome.PENDING, Outcome.SUCCESS, False),
+        ("0003", Outcome.PENDING, Outcome.FAILED, False),
+        ("0004", Outcome.SUCCESS, Outcome.SUCCESS, False),
+        ("0005", Outcome.SUCCESS, Outcome.SUCCESS, False),
+        ("0006", Outcome.FAILED, Outcome.FAILED, True),  # never accepted: no such order
+    ],
+)
+def test_a_recheck_without_a_reference_answers_by_the_numbers_scenario(calls, clock, suffix, before, after, failover):
+    """A worker killed mid-call leaves an attempt with no reference: the sandbox answers what
+    the number's scenario comes to, timed from the creation time in our request id."""
+    provider = make(calls, clock)
+    request_id = provider.new_request_id()
+    order = data_order(suffix, request_id=request_id)
+
+    early = provider.recheck(order)
+    clock.advance(PENDING_SECONDS)
+    late = provider.recheck(order)
+
+    assert (early.outcome, late.outcome) == (before, after)
+    assert late.failover_allowed is failover
+    assert calls[-1].operation == "query" and calls[-1].request_id == request_id
+
+
+def test_a_bare_query_without_a_reference_is_unknown(calls, clock):
+    assert make(calls, clock).query(request_id="req-1").outcome == Outcome.UNKNOWN
+
+
+def test_request_ids_are_unique_and_carry_their_creation_time(calls, clock):
+    provider = make(calls, clock)
+
+    first, second = provider.new_request_id(), provider.new_request_id()
+
+    assert first != second and len(first) <= 64
+    assert int(first[3:16]) == int(clock.now * 1000)
 
 
 def test_slow_number_waits_slow_seconds_then_succeeds(calls, clock):

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vtu.providers import amigo, clubkonnect, vtpass
-from vtu.providers.base import DataOrder, Outcome
+from vtu.providers.base import QUERY, RESEND, SEND, DataOrder, Outcome
 from vtu.providers.transport import Exchange
 from vtu.tests.providers.conftest import BASE_URLS, Calls, Clock, load_fixture, provider_config
 
@@ -25,12 +25,21 @@ NOW = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC
 ADAPTERS = {"amigo": amigo.AmigoProvider, "vtpass": vtpass.VTpassProvider, "clubkonnect": clubkonnect.ClubKonnectProvider}
 ENDPOINTS = {
     ("amigo", "buy_data"): ("POST", "/data/"),
+    ("amigo", "resend"): ("POST", "/data/"),
     ("vtpass", "buy_data"): ("POST", "/pay"),
     ("vtpass", "query"): ("POST", "/requery"),
     ("clubkonnect", "buy_data"): ("GET", "/APIDatabundleV1.asp"),
     ("clubkonnect", "query"): ("GET", "/APIQueryV1.asp"),
 }
 PLAN_IDS = {"amigo": "1001", "vtpass": "mtn-10mb-100", "clubkonnect": "1000.0"}
+RECHECK = {"amigo": "resend", "vtpass": "query", "clubkonnect": "query"}  # how each settles a lost answer
+# Failures that, when they answer a recheck, still describe our order (all others say
+# nothing about it: UNKNOWN). Written out here so a change to the adapters shows up.
+DEFINITIVE_ON_RECHECK = {
+    "amigo": {"failed"},
+    "vtpass": {"000 reversed", "016 TRANSACTION FAILED", "040 TRANSACTION REVERSAL", "091 TRANSACTION NOT PROCESSED"},
+    "clubkonnect": set(),
+}
 
 
 def cases(vendor: str) -> list[tuple[str, dict]]:
@@ -48,15 +57,15 @@ def test_documented_answer_maps_to_its_outcome(vendor, case):
     operation = case.get("operation", "buy_data")
     request_id = vtpass.lagos_request_id(datetime.fromtimestamp(NOW - case.get("request_id_age_seconds", 0), UTC))
     method, path = ENDPOINTS[(vendor, operation)]
+    order = DataOrder(request_id=request_id, network="MTN", phone_e164="+2348031234567", provider_plan_id=PLAN_IDS[vendor])
     with responses.RequestsMock() as mock:
         payload = {"body": case["text"]} if "text" in case else {"json": case["body"]}
         mock.add(method, BASE_URLS[vendor] + path, status=case["http_status"], **payload)
-        if operation == "query":
-            result = provider.query(request_id=request_id)
-        else:
-            order = DataOrder(request_id=request_id, network="MTN", phone_e164="+2348031234567",
-                              provider_plan_id=PLAN_IDS[vendor])
+        if operation == "buy_data":
             result = provider.buy_data(order)
+        else:
+            assert operation == RECHECK[vendor]
+            result = provider.recheck(order)  # what the requery engine calls
 
     expect = case["expect"]
     assert result.outcome == Outcome(expect["outcome"]), case["name"]
@@ -67,6 +76,27 @@ def test_documented_answer_maps_to_its_outcome(vendor, case):
     for field in ("provider_reference", "cost_kobo"):
         if field in expect:
             assert getattr(result, field) == expect[field]
+
+
+@pytest.mark.parametrize("vendor", ["amigo", "vtpass", "clubkonnect"])
+def test_every_failure_of_a_send_has_a_recheck_case(vendor):
+    """The same refusal answering a query or resend says nothing about the order sent earlier
+    (it may have been delivered): each send failure also has a case as a recheck answer, and
+    only the listed ones keep failing the purchase there."""
+    by_answer = {}
+    for _vendor, case in cases(vendor):
+        key = (case["http_status"], repr(case.get("body", case.get("text"))), case.get("request_id_age_seconds"))
+        by_answer.setdefault(key, {})[case.get("operation", "buy_data")] = case
+    failures = [answers for answers in by_answer.values()
+                if answers.get("buy_data", {}).get("expect", {}).get("outcome") == "failed"]
+    assert failures
+    for answers in failures:
+        send, recheck = answers["buy_data"], answers.get(RECHECK[vendor])
+        assert recheck is not None, f"{send['name']} has no {RECHECK[vendor]} case"
+        if send["name"] in DEFINITIVE_ON_RECHECK[vendor]:
+            assert recheck["expect"] == send["expect"], send["name"]
+        else:
+            assert recheck["expect"] == {"outcome": "unknown", "failover_allowed": False}, send["name"]
 
 
 def documented_in_fixtures(vendor: str) -> set[str]:
@@ -136,26 +166,46 @@ def test_clubkonnect_unmapped_state_is_unknown(code, status):
     assert clubkonnect.classify(exchange({"statuscode": code, "status": status})).outcome == Outcome.UNKNOWN
 
 
-@pytest.mark.parametrize("vendor", ["amigo", "vtpass", "clubkonnect"])
-@pytest.mark.parametrize(
-    ("answer", "outcome", "failover"),
-    [
-        (Exchange(None, None, "", "timeout", sent=True), Outcome.UNKNOWN, False),
-        (Exchange(None, None, "", "connection_error", sent=True), Outcome.UNKNOWN, False),
-        (Exchange(None, None, "", "connect_timeout", sent=False), Outcome.FAILED, True),
-        (Exchange(None, None, "", "connection_refused", sent=False), Outcome.FAILED, True),
-        (Exchange(200, None, "<html>", "invalid_json", sent=True), Outcome.UNKNOWN, False),
-        (Exchange(500, None, "", "invalid_json", sent=True), Outcome.UNKNOWN, False),
-        (Exchange(504, {"success": False}, "", "", sent=True), Outcome.UNKNOWN, False),
-    ],
+NOT_SENT = (
+    Exchange(None, None, "", "connect_timeout", sent=False),
+    Exchange(None, None, "", "connection_refused", sent=False),
 )
-def test_transport_failures_are_unknown_unless_never_sent(vendor, answer, outcome, failover):
-    mapper = {
+MAY_HAVE_LEFT = (
+    Exchange(None, None, "", "timeout", sent=True),
+    Exchange(None, None, "", "connection_error", sent=True),
+    Exchange(200, None, "<html>", "invalid_json", sent=True),
+    Exchange(500, None, "", "invalid_json", sent=True),
+    Exchange(504, {"success": False}, "", "", sent=True),
+)
+REFUSED = (
+    Exchange(401, None, "", "invalid_json", sent=True),
+    Exchange(403, None, "<html>Forbidden</html>", "invalid_json", sent=True),
+    Exchange(429, None, "", "invalid_json", sent=True),
+)
+
+
+def mapper(vendor: str):
+    return {
         "amigo": amigo.classify,
         "vtpass": vtpass.VTpassProvider(provider_config("vtpass")).classify,
         "clubkonnect": clubkonnect.classify,
     }[vendor]
 
-    result = mapper(answer)
 
-    assert (result.outcome, result.failover_allowed) == (outcome, failover)
+@pytest.mark.parametrize("vendor", ["amigo", "vtpass", "clubkonnect"])
+@pytest.mark.parametrize("answer", NOT_SENT + MAY_HAVE_LEFT + REFUSED)
+def test_transport_failures_of_a_send_are_unknown_unless_never_sent(vendor, answer):
+    result = mapper(vendor)(answer, operation=SEND)
+
+    refused_or_not_sent = answer in NOT_SENT or answer in REFUSED
+    expected = (Outcome.FAILED, True) if refused_or_not_sent else (Outcome.UNKNOWN, False)
+    assert (result.outcome, result.failover_allowed) == expected
+
+
+@pytest.mark.parametrize(("vendor", "operation"), [("amigo", RESEND), ("vtpass", QUERY), ("clubkonnect", QUERY)])
+@pytest.mark.parametrize("answer", NOT_SENT + MAY_HAVE_LEFT + REFUSED)
+def test_transport_failures_of_a_recheck_are_always_unknown(vendor, operation, answer):
+    """A query or resend that never left, or was refused, learned nothing about the order."""
+    result = mapper(vendor)(answer, operation=operation)
+
+    assert (result.outcome, result.failover_allowed) == (Outcome.UNKNOWN, False)
