@@ -19,6 +19,7 @@ disabled, its pending deliveries are closed, and its owner is e-mailed.
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from celery.exceptions import SoftTimeLimitExceeded
 from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -63,9 +65,25 @@ class CreatedEndpoint:
     secret: str  # shown to the caller once
 
 
+# Beyond the hard time limit of an attempt, how long its claim still holds (clock skew
+# between the sweeper's and the worker's hosts, the time a killed worker takes to go).
+LEASE_MARGIN_SECONDS = 60
+
+
+def attempt_time_limits() -> tuple[int, int]:
+    """(soft, hard) Celery time limits of one attempt, in seconds. The HTTP exchange has its
+    own deadline (CALLBACK_TIMEOUT_SECONDS, accounts/callback_http.py); the soft limit stops
+    what that deadline does not cover (a DNS lookup, a stuck database call) and still lets
+    the attempt be recorded, the hard limit kills the worker process."""
+    soft = math.ceil(float(settings.CALLBACK_TIMEOUT_SECONDS)) + 20
+    return soft, soft + 10
+
+
 def _lease() -> timedelta:
-    """How long a claim stays valid: longer than any attempt can take."""
-    return timedelta(seconds=2 * float(settings.CALLBACK_TIMEOUT_SECONDS) + 60)
+    """How long a claim stays valid: past the hard time limit of the attempt task, so the
+    sweeper never claims a delivery whose attempt may still be sending it (an attempt's claim
+    starts with the attempt, and the worker is dead by the limit)."""
+    return timedelta(seconds=_tasks().callback_deliver.time_limit + LEASE_MARGIN_SECONDS)
 
 
 def _new_token() -> str:
@@ -238,7 +256,10 @@ def _send(delivery: CallbackDelivery, now: datetime) -> callback_http.SendResult
     except InvalidToken:
         return callback_http.SendResult(outcome="refused", error="The signing secret cannot be decrypted (SECRET_KEY changed).")
     body = delivery.body.encode()
-    return callback_http.post(delivery.endpoint.url, body=body, headers=_headers(delivery, secret, body, now))
+    try:
+        return callback_http.post(delivery.endpoint.url, body=body, headers=_headers(delivery, secret, body, now))
+    except SoftTimeLimitExceeded:  # past the HTTP deadline (e.g. DNS hung): record it as a timeout
+        return callback_http.SendResult(outcome="timeout", error="The attempt exceeded its time limit.")
 
 
 def callback_delivery_attempt(*, delivery_id: int, claim_token: str, now: datetime | None = None) -> CallbackDelivery | None:

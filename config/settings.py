@@ -156,8 +156,9 @@ CELERY_TASK_ROUTES = {
     "accounts.tasks.callback_*": {"queue": "callbacks"},
     "accounts.tasks.email_*": {"queue": "email"},
 }
+# The general worker's queues; `callbacks` has a worker of its own (docker-compose.yml).
 CELERY_WORKER_QUEUES = env.list(
-    "CELERY_WORKER_QUEUES", default=["default", "providers", "webhooks", "callbacks", "email"]
+    "CELERY_WORKER_QUEUES", default=["default", "providers", "webhooks", "email"]
 )
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"

@@ -150,13 +150,17 @@ def test_seed_demo_is_refused_with_debug_off():
 def test_compose_file_has_the_services_and_migrates_before_web():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "web", "worker", "beat"}
-    for name in ("web", "worker", "beat"):
+    assert set(services) == {"postgres", "redis", "web", "worker", "callbacks", "beat"}
+    for name in ("web", "worker", "callbacks", "beat"):
         assert services[name]["build"] == "."
         assert services[name]["environment"]["DATABASE_URL"].startswith("postgres://")
         assert services[name]["environment"]["REDIS_URL"].startswith("redis://")
     assert services["web"]["command"] == ["web"]
     assert services["worker"]["depends_on"]["web"]["condition"] == "service_healthy"
+    # Reseller callbacks on a worker of their own: a slow receiver never holds a provider worker.
+    assert services["callbacks"]["command"] == ["worker"]
+    assert services["callbacks"]["environment"]["CELERY_WORKER_QUEUES"] == "callbacks"
+    assert "CELERY_WORKER_QUEUES" not in services["worker"]["environment"]
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "USER vtu" in dockerfile and "slim" in dockerfile
 
@@ -174,3 +178,8 @@ def test_entrypoint_runs_outside_docker_and_migrates_before_gunicorn():
         out = subprocess.run(["sh", str(ROOT / "docker" / "entrypoint.sh"), role], env=_env(DRY_RUN="1"),
                              capture_output=True, text=True, timeout=30)
         assert out.returncode == 0 and "celery -A config" in out.stdout
+    worker = subprocess.run(["sh", str(ROOT / "docker" / "entrypoint.sh"), "worker"], env=_env(DRY_RUN="1"),
+                            capture_output=True, text=True, timeout=30).stdout
+    assert "-Q default,providers,webhooks,email" in worker  # no callbacks on the general worker
+    procfile = (ROOT / "Procfile.dev").read_text()
+    assert "-Q callbacks " in procfile and "webhooks,callbacks" not in procfile
