@@ -74,6 +74,14 @@ def test_the_hmac_is_keyed_not_a_plain_hash(settings):
     assert kyc.identity_digest(id_type="bvn", id_number=BVN) != digest
 
 
+def test_the_hmac_key_is_its_own_so_rotating_secret_key_keeps_the_digests(settings):
+    assert settings.KYC_IDENTITY_HMAC_KEY  # as production requires (config/startup.py)
+    digest = kyc.identity_digest(id_type="bvn", id_number=BVN)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-rotated-secret-key-" + "r" * 40
+    assert kyc.identity_digest(id_type="bvn", id_number=BVN) == digest
+
+
 def test_submit_with_a_document_saves_it_to_storage(user_client, user):
     document = SimpleUploadedFile("passport.png", PNG, content_type="image/png")
     response = submit(user_client, id_type="nin", document=document)
