@@ -187,7 +187,7 @@ def test_the_time_limits_sit_between_the_http_deadline_and_the_lease(settings):
     the sweeper take the claim over."""
     soft, hard = tasks.callback_deliver.soft_time_limit, tasks.callback_deliver.time_limit
     assert settings.CALLBACK_TIMEOUT_SECONDS < soft < hard
-    assert callbacks._lease() > timedelta(seconds=hard)
+    assert callbacks.lease() > timedelta(seconds=hard)
 
 
 @pytest.mark.django_db

@@ -104,10 +104,10 @@ def test_a_reseller_buys_data_with_a_key_and_gets_a_verified_callback(reseller, 
 
 
 def test_a_failed_purchase_calls_back_purchase_failed(reseller, receiver, clock):
-    from accounts import api_keys, callbacks
+    from accounts import api_keys, callback_endpoints
 
     raw = api_keys.api_key_create(user=reseller, name="shop", scopes=["purchase"]).plaintext
-    secret = callbacks.callback_endpoint_create(user=reseller, url=receiver.url(), events=["purchase.failed"]).secret
+    secret = callback_endpoints.callback_endpoint_create(user=reseller, url=receiver.url(), events=["purchase.failed"]).secret
     api = APIClient()
     api.credentials(HTTP_X_API_KEY=raw)
     # The sandbox fails numbers ending in 0001 definitively.
