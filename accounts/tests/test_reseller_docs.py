@@ -15,6 +15,7 @@ from django.urls import resolve
 from drf_spectacular.generators import SchemaGenerator
 
 from accounts import callbacks
+from accounts.models import APIKey
 from config.errors import ERROR_CODES
 
 DOCS = ("reseller-guide.md", "callbacks.md")
@@ -59,16 +60,30 @@ def test_every_documented_error_code_is_registered_with_its_status(doc):
             assert ERROR_CODES[code][0] == int(status), f"{doc}: {code} is documented as {status}"
 
 
-def test_the_scope_table_matches_the_views():
+def test_the_scope_table_matches_the_views_both_ways():
+    """Every operation a key may call is in the table under the scope it needs, and every
+    row of the table is such an operation: reads (any GET a key passes) under `read`, each
+    write under its view's `api_key_scope`. Which operations a key passes is the schema's
+    ApiKeyAuth, itself checked against real requests (tests/test_schema_api_keys.py)."""
     rows = re.findall(r"^\| `(read|purchase|transfer|deposit)` \| (.+) \|$", _text("reseller-guide.md"), re.MULTILINE)
-    assert {scope for scope, _ in rows} == {"read", "purchase", "transfer", "deposit"}
-    for scope, cell in rows:
-        for method, path in _PATH_RE.findall(cell):
-            view_class = resolve(re.sub(r"\{[^}]+\}", "1", path)).func.cls
-            if scope == "read":
-                assert hasattr(view_class, "get"), path
-            else:
-                assert method == "POST" and getattr(view_class, "api_key_scope", None) == scope, f"{method} {path}"
+    assert sorted(scope for scope, _ in rows) == sorted(APIKey.Scope.values)
+    documented = {
+        scope: {(method or "GET", _template(path)) for method, path in _PATH_RE.findall(cell)} for scope, cell in rows
+    }
+    actual: dict[str, set[tuple[str, str]]] = {scope: set() for scope in APIKey.Scope.values}
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    for path, operations in schema["paths"].items():
+        view_class = resolve(re.sub(r"\{[^}]+\}", "1", path)).func.cls
+        for method, operation in operations.items():
+            if not any("ApiKeyAuth" in requirement for requirement in operation.get("security", [])):
+                continue
+            scope = "read" if method == "get" else view_class.api_key_scope
+            actual[scope].add((method.upper(), _template(path)))
+    for scope in actual:
+        assert documented[scope] == actual[scope], (
+            f"`{scope}`: missing from the guide {sorted(actual[scope] - documented[scope])}, "
+            f"not a `{scope}` operation {sorted(documented[scope] - actual[scope])}"
+        )
 
 
 @pytest.mark.django_db
