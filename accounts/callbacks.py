@@ -42,7 +42,10 @@ from config.metrics import CALLBACK_DELIVERIES
 
 log = structlog.get_logger("accounts.callbacks")
 
-EVENT_TYPES = ("purchase.successful", "purchase.failed", "purchase.reversed", "deposit.successful", "transfer.received")
+EVENT_TYPES = (
+    "purchase.successful", "purchase.failed", "purchase.reversed", "purchase.refunded", "deposit.successful",
+    "transfer.received",
+)
 
 # Seconds to wait after failed attempt 1, 2, ...: 10 attempts over ~27.9 hours (>= 24 h).
 RETRY_SCHEDULE_SECONDS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200)
