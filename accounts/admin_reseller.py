@@ -18,7 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from accounts import api_keys, callbacks, kyc
+from accounts import api_keys, callback_endpoints, kyc
 from accounts.models import APIKey, CallbackAttempt, CallbackDelivery, CallbackEndpoint, KYCSubmission
 from audit.services import Actor
 from config.errors import ApiError
@@ -112,7 +112,7 @@ class CallbackEndpointAdmin(ReadOnlyAdmin):
         staff = Actor.from_request(request)
         return _with_reason(
             request, queryset, title="Re-enable callback endpoints", action="enable",
-            apply=lambda endpoint, reason, _tier: callbacks.callback_endpoint_enable(
+            apply=lambda endpoint, reason, _tier: callback_endpoints.callback_endpoint_enable(
                 staff=staff, endpoint_id=endpoint.pk, reason=reason
             ),
         )
@@ -133,7 +133,7 @@ class CallbackDeliveryAdmin(ReadOnlyAdmin):
         staff = Actor.from_request(request)
         for delivery in queryset.select_related("endpoint"):
             try:
-                callbacks.callback_delivery_resend(
+                callback_endpoints.callback_delivery_resend(
                     user=request.user, endpoint_id=delivery.endpoint_id, delivery_id=delivery.pk, actor=staff
                 )
             except ApiError as exc:

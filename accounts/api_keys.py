@@ -91,12 +91,21 @@ def normalize_allowed_ips(values: list[str]) -> list[str]:
     networks = []
     for value in values:
         try:
-            networks.append(str(ipaddress.ip_network(value.strip(), strict=False)))
+            networks.append(str(_unmapped(ipaddress.ip_network(value.strip(), strict=False))))
         except ValueError as exc:
             raise ApiError(
                 code="VALIDATION_ERROR", errors={"allowed_ips": [f"{value!r} is not an IP address or CIDR range."]}
             ) from exc
     return sorted(set(networks))
+
+
+def _unmapped(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """::ffff:10.1.2.0/120 is 10.1.2.0/24: kept in its IPv4 form, which plain IPv4 clients
+    match as well as mapped ones (_ip_allowed)."""
+    mapped = network.network_address.ipv4_mapped if isinstance(network, ipaddress.IPv6Network) else None
+    if mapped is None or network.prefixlen < 96:
+        return network
+    return ipaddress.ip_network(f"{mapped}/{network.prefixlen - 96}")
 
 
 def _active(queryset: QuerySet[APIKey], now: datetime) -> QuerySet[APIKey]:
@@ -258,10 +267,16 @@ def _ip_allowed(api_key: APIKey, ip: str | None) -> bool:
     if not ip:
         return False
     try:
-        address = ipaddress.ip_address(ip)
+        address = ipaddress.ip_address(ip.split("%", 1)[0])
     except ValueError:
         return False
-    return any(address in ipaddress.ip_network(net, strict=False) for net in api_key.allowed_ips)
+    # A dual-stack server reports an IPv4 client as ::ffff:a.b.c.d: compare the IPv4 address
+    # too, or no IPv4 allow-list entry could ever match it.
+    candidates = [address]
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        candidates.append(address.ipv4_mapped)
+    networks = [ipaddress.ip_network(net, strict=False) for net in api_key.allowed_ips]
+    return any(candidate in network for candidate in candidates for network in networks)
 
 
 def api_key_check(*, raw_key: str, ip: str | None, now: datetime | None = None) -> APIKey:

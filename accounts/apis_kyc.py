@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import parsers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +15,7 @@ from accounts import kyc
 from accounts.models import KYCSubmission
 from audit.services import Actor
 from config.api.fields import StrictCharField
+from config.api.pagination import PageNumberPagination
 from config.api.parsing import parse
 
 
@@ -37,10 +38,17 @@ class LimitsOutput(serializers.Serializer):
     max_balance = serializers.IntegerField(help_text="Largest wallet balance, kobo")
 
 
+class SubmissionPage(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = SubmissionOutput(many=True)
+
+
 class StatusOutput(serializers.Serializer):
     kyc_tier = serializers.IntegerField()
     limits = LimitsOutput()
-    submissions = SubmissionOutput(many=True)
+    submissions = SubmissionPage(help_text="Your submissions, newest first: one page (`?page=`, `?page_size=`)")
 
 
 class SubmissionInput(serializers.Serializer):
@@ -80,11 +88,21 @@ class KycResubmitApi(APIView):
 
 
 class KycStatusApi(APIView):
-    @extend_schema(responses={200: StatusOutput}, summary="Your KYC tier, its limits and your submissions")
+    """One object (your tier and its limits, what a client reads most) carrying your
+    submissions as a page-number page, so a long history is read page by page."""
+
+    @extend_schema(
+        responses={200: StatusOutput}, summary="Your KYC tier, its limits and your submissions (paginated)",
+        parameters=[
+            OpenApiParameter("page", int, description="Page of `submissions` (default 1)"),
+            OpenApiParameter("page_size", int, description="Submissions per page (default 20, at most 100)"),
+        ],
+    )
     def get(self, request: Request) -> Response:
-        submissions = kyc.kyc_submissions_for_user(user=request.user)[:20]
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(kyc.kyc_submissions_for_user(user=request.user), request, view=self)
         return Response({
             "kyc_tier": request.user.kyc_tier,
             "limits": kyc.tier_limits(request.user.kyc_tier),
-            "submissions": SubmissionOutput(submissions, many=True).data,
+            "submissions": paginator.get_paginated_response(SubmissionOutput(page, many=True).data).data,
         })

@@ -1,7 +1,12 @@
 """Reseller callback endpoints under /api/v1/webhooks (outbound: we POST to the reseller).
 
 Writes need a JWT (no `api_key_scope`); a key with `read` may list endpoints and deliveries.
-Staff with a JWT may open any endpoint's deliveries and re-send one."""
+Staff with a JWT may open another user's deliveries and re-send one when their staff group
+holds the permission (accounts/callback_endpoints.py); to anyone else it does not exist.
+
+These views are for owners first, so they cannot take config.api.permissions.HasStaffPermission
+(which refuses every non-staff caller); the same check, `user.has_perm`, is made in the
+service for the one case that needs it: someone else's endpoint."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import callbacks
+from accounts import callback_endpoints, callbacks
 from accounts.models import CallbackAttempt, CallbackDelivery, CallbackEndpoint
 from audit.services import Actor
 from config.api.fields import StrictCharField
@@ -74,7 +79,7 @@ class WebhooksApi(APIView):
     )
     def get(self, request: Request) -> Response:
         paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(callbacks.callback_endpoint_list_for_user(user=request.user), request, self)
+        page = paginator.paginate_queryset(callback_endpoints.callback_endpoint_list_for_user(user=request.user), request, self)
         return paginator.get_paginated_response(EndpointOutput(page, many=True).data)
 
     @extend_schema(
@@ -83,7 +88,7 @@ class WebhooksApi(APIView):
     )
     def post(self, request: Request) -> Response:
         data = parse(self.InputSerializer, request.data)
-        created = callbacks.callback_endpoint_create(
+        created = callback_endpoints.callback_endpoint_create(
             user=request.user, url=data["url"], events=data["events"], actor=Actor.from_request(request)
         )
         return Response({"secret": created.secret, **EndpointOutput(created.endpoint).data}, status=status.HTTP_201_CREATED)
@@ -92,7 +97,7 @@ class WebhooksApi(APIView):
 class WebhookDeleteApi(APIView):
     @extend_schema(request=None, responses={204: None}, summary="Delete a callback endpoint (its delivery log stays)")
     def delete(self, request: Request, endpoint_id: int) -> Response:
-        callbacks.callback_endpoint_delete(user=request.user, endpoint_id=endpoint_id, actor=Actor.from_request(request))
+        callback_endpoints.callback_endpoint_delete(user=request.user, endpoint_id=endpoint_id, actor=Actor.from_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -109,19 +114,32 @@ class WebhookDeliveriesApi(APIView):
         summary="Deliveries to an endpoint, newest first",
     )
     def get(self, request: Request, endpoint_id: int) -> Response:
-        endpoint = callbacks.callback_endpoint_get_for_user(
-            user=request.user, endpoint_id=endpoint_id, api_key=getattr(request, "api_key", None)
+        endpoint = callback_endpoints.callback_endpoint_get_for_user(
+            user=request.user, endpoint_id=endpoint_id, api_key=getattr(request, "api_key", None),
+            staff_permission=callback_endpoints.STAFF_READ_PERMISSION,
         )
         paginator = DeliveryPagination()
-        page = paginator.paginate_queryset(callbacks.callback_delivery_list(endpoint=endpoint), request, self)
+        page = paginator.paginate_queryset(callback_endpoints.callback_delivery_list(endpoint=endpoint), request, self)
         return paginator.get_paginated_response(DeliveryOutput(page, many=True).data)
 
 
 class WebhookDeliveryResendApi(APIView):
-    @extend_schema(request=None, responses={202: DeliveryOutput}, summary="Re-send a delivery (same event id and body)")
+    class InputSerializer(serializers.Serializer):
+        to_endpoint_id = serializers.IntegerField(
+            required=False, min_value=1,
+            help_text="Send it to this active endpoint of yours (subscribed to the event) instead: for "
+                      "what a disabled or deleted endpoint missed. Default: the delivery's own endpoint.",
+        )
+
+    @extend_schema(
+        request=InputSerializer, responses={202: DeliveryOutput},
+        summary="Re-send a delivery (same event id and body), to its endpoint or to another of yours",
+    )
     def post(self, request: Request, endpoint_id: int, delivery_id: int) -> Response:
-        delivery = callbacks.callback_delivery_resend(
+        data = parse(self.InputSerializer, request.data or {})
+        delivery = callback_endpoints.callback_delivery_resend(
             user=request.user, endpoint_id=endpoint_id, delivery_id=delivery_id,
-            api_key=getattr(request, "api_key", None), actor=Actor.from_request(request),
+            to_endpoint_id=data.get("to_endpoint_id"), api_key=getattr(request, "api_key", None),
+            actor=Actor.from_request(request),
         )
         return Response(DeliveryOutput(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -11,8 +11,12 @@ answer between our check and our connect: DNS rebinding). So, on every attempt:
    and NAT64 IPv6 forms are unwrapped first);
 3. connect to the address we checked (http.client with the socket opened to that IP), while
    the Host header, TLS SNI and certificate check use the name: the address is pinned;
-4. follow no redirect (a 3xx is a failed attempt), send no proxy, keep a short timeout and
-   read at most a few KB of the answer.
+4. follow no redirect (a 3xx is a failed attempt), send no proxy, read at most a few KB of
+   the answer;
+5. one deadline for the whole attempt (CALLBACK_TIMEOUT_SECONDS from the first connect to
+   the last byte read): every socket operation gets only the time left. http.client's own
+   timeout is per operation, so a receiver dripping a byte every few seconds would keep an
+   attempt open for ever; here it times out when the deadline passes, however it drips.
 
 CALLBACK_ALLOW_PRIVATE_ADDRESSES (tests, local development) admits loopback and private
 addresses; link-local, multicast and unspecified stay refused whatever the setting.
@@ -21,6 +25,7 @@ addresses; link-local, multicast and unspecified stay refused whatever the setti
 from __future__ import annotations
 
 import http.client
+import io
 import ipaddress
 import socket
 import ssl
@@ -37,13 +42,34 @@ from config.logs import mask_string
 
 log = structlog.get_logger("accounts.callbacks")
 
-MAX_RESPONSE_BYTES = 4096
+MAX_RESPONSE_BYTES = 4096  # of the body, kept for the excerpt
+# Of the whole answer (status line, headers, body) read from the socket: a receiver sending
+# endless headers is cut off here, not at http.client's 100 lines of 64 KB each.
+MAX_RECEIVED_BYTES = 32 * 1024
 EXCERPT_CHARS = 500
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class UnsafeURL(ApiError):
     code = "UNSAFE_URL"
+
+
+class AnswerTooLarge(http.client.HTTPException):
+    """The receiver sent more than MAX_RECEIVED_BYTES before its answer was complete."""
+
+
+class Deadline:
+    """The end of an attempt on the monotonic clock; `left()` is what the next socket
+    operation may take, or TimeoutError once it has passed."""
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+
+    def left(self) -> float:
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("The attempt's deadline passed.")
+        return left
 
 
 @dataclass(frozen=True)
@@ -142,32 +168,93 @@ def ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
+class _DeadlineReader(io.RawIOBase):
+    """The socket as the file http.client reads the answer from: each read may wait only
+    for the time left before the deadline, and at most MAX_RECEIVED_BYTES are read in all."""
+
+    def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
+        super().__init__()
+        self._sock = sock
+        # The socket's own raw file: it keeps the socket open after http.client closes the
+        # connection on a `Connection: close` answer (the response then owns the socket).
+        self._raw = sock.makefile("rb", buffering=0)
+        self._deadline = deadline
+        self._received = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int | None:  # type: ignore[override]
+        room = MAX_RECEIVED_BYTES - self._received
+        if room <= 0:
+            raise AnswerTooLarge(f"The answer is longer than {MAX_RECEIVED_BYTES} bytes.")
+        self._sock.settimeout(self._deadline.left())
+        count = self._raw.readinto(memoryview(buffer)[:room])
+        self._received += count or 0
+        return count
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _DeadlineSocket:
+    """What HTTPResponse is given instead of the socket: it only calls makefile("rb")."""
+
+    def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+
+class _PinnedConnectionMixin:
+    """Connect to the checked address within the deadline; read the answer within it too.
+    (The send is bounded as well: sendall's timeout covers the whole call, and it is set to
+    the time left just before the request is written.)"""
+
+    _address: str
+    _deadline: Deadline
+    port: int
+
+    def _open_socket(self) -> socket.socket:
+        return socket.create_connection((self._address, self.port), self._deadline.left())
+
+    def response_class(self, sock: socket.socket, **kwargs: object) -> http.client.HTTPResponse:
+        return http.client.HTTPResponse(_DeadlineSocket(sock, self._deadline), **kwargs)  # type: ignore[arg-type]
+
+
+class _PinnedHTTPConnection(_PinnedConnectionMixin, http.client.HTTPConnection):
+    def __init__(self, host: str, port: int, *, address: str, deadline: Deadline) -> None:
+        super().__init__(host, port)
         self._address = address
+        self._deadline = deadline
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._open_socket()
 
 
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, host: str, port: int, *, address: str, timeout: float, context: ssl.SSLContext) -> None:
-        super().__init__(host, port, timeout=timeout, context=context)
+class _PinnedHTTPSConnection(_PinnedConnectionMixin, http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, *, address: str, deadline: Deadline, context: ssl.SSLContext) -> None:
+        super().__init__(host, port, context=context)
         self._address = address
+        self._deadline = deadline
         self._tls_context = context
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock = self._open_socket()
+        # The handshake as a whole is bounded by the socket timeout (CPython's ssl module
+        # keeps one deadline across its reads), so give it only the time left.
+        sock.settimeout(self._deadline.left())
         # SNI and certificate host name check use the name, not the pinned address.
         self.sock = self._tls_context.wrap_socket(sock, server_hostname=self.host)
 
 
-def _connection(target: Target, address: str) -> http.client.HTTPConnection:
-    timeout = float(settings.CALLBACK_TIMEOUT_SECONDS)
+def _connection(target: Target, address: str, deadline: Deadline) -> http.client.HTTPConnection:
     if target.scheme == "https":
-        return _PinnedHTTPSConnection(target.host, target.port, address=address, timeout=timeout, context=ssl_context())
-    return _PinnedHTTPConnection(target.host, target.port, address=address, timeout=timeout)
+        return _PinnedHTTPSConnection(target.host, target.port, address=address, deadline=deadline, context=ssl_context())
+    return _PinnedHTTPConnection(target.host, target.port, address=address, deadline=deadline)
 
 
 def _excerpt(raw: bytes) -> str:
@@ -184,8 +271,11 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> SendResult:
         address = safe_address(target)
     except UnsafeURL as exc:
         return SendResult(outcome="refused", error=exc.detail[:200])
-    connection = _connection(target, address)
+    deadline = Deadline(float(settings.CALLBACK_TIMEOUT_SECONDS))
+    connection = _connection(target, address, deadline)
     try:
+        connection.connect()
+        connection.sock.settimeout(deadline.left())
         connection.request("POST", target.path, body=body, headers=headers)
         response = connection.getresponse()
         raw = response.read(MAX_RESPONSE_BYTES)

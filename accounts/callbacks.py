@@ -1,4 +1,5 @@
-"""Reseller callbacks: endpoints, the `callback_emit` entry point, delivery and retries.
+"""Reseller callbacks: the `callback_emit` entry point, delivery and retries (endpoints,
+the delivery log and re-sends: accounts/callback_endpoints.py).
 
 Flow: `vtu`, `payments` and `wallets` call `callback_emit` inside the transaction that made
 the change; it writes one `CallbackDelivery` per active endpoint that wants the event (unique
@@ -19,29 +20,32 @@ disabled, its pending deliveries are closed, and its owner is e-mailed.
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from celery.exceptions import SoftTimeLimitExceeded
 from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts import callback_http, callback_signing
-from accounts.models import CallbackAttempt, CallbackDelivery, CallbackEndpoint, User
+from accounts.models import CallbackAttempt, CallbackDelivery, CallbackEndpoint
 from audit.services import Actor, audit_record
-from config.errors import ApiError, InvalidState, NotFound, ReasonRequired
 from config.metrics import CALLBACK_DELIVERIES
 
 log = structlog.get_logger("accounts.callbacks")
 
-EVENT_TYPES = ("purchase.successful", "purchase.failed", "purchase.reversed", "deposit.successful", "transfer.received")
+EVENT_TYPES = (
+    "purchase.successful", "purchase.failed", "purchase.reversed", "purchase.refunded", "deposit.successful",
+    "transfer.received",
+)
 
 # Seconds to wait after failed attempt 1, 2, ...: 10 attempts over ~27.9 hours (>= 24 h).
 RETRY_SCHEDULE_SECONDS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200)
@@ -53,22 +57,28 @@ USER_AGENT = "VTU-Callbacks/1.0"
 clock: Callable[[], datetime] = timezone.now
 
 
-class CallbackEndpointLimit(ApiError):
-    code = "CALLBACK_ENDPOINT_LIMIT"
+# Beyond the hard time limit of an attempt, how long its claim still holds (clock skew
+# between the sweeper's and the worker's hosts, the time a killed worker takes to go).
+LEASE_MARGIN_SECONDS = 60
 
 
-@dataclass(frozen=True)
-class CreatedEndpoint:
-    endpoint: CallbackEndpoint
-    secret: str  # shown to the caller once
+def attempt_time_limits() -> tuple[int, int]:
+    """(soft, hard) Celery time limits of one attempt, in seconds. The HTTP exchange has its
+    own deadline (CALLBACK_TIMEOUT_SECONDS, accounts/callback_http.py); the soft limit stops
+    what that deadline does not cover (a DNS lookup, a stuck database call) and still lets
+    the attempt be recorded, the hard limit kills the worker process."""
+    soft = math.ceil(float(settings.CALLBACK_TIMEOUT_SECONDS)) + 20
+    return soft, soft + 10
 
 
-def _lease() -> timedelta:
-    """How long a claim stays valid: longer than any attempt can take."""
-    return timedelta(seconds=2 * float(settings.CALLBACK_TIMEOUT_SECONDS) + 60)
+def lease() -> timedelta:
+    """How long a claim stays valid: past the hard time limit of the attempt task, so the
+    sweeper never claims a delivery whose attempt may still be sending it (an attempt's claim
+    starts with the attempt, and the worker is dead by the limit)."""
+    return timedelta(seconds=_tasks().callback_deliver.time_limit + LEASE_MARGIN_SECONDS)
 
 
-def _new_token() -> str:
+def new_token() -> str:
     return uuid.uuid4().hex
 
 
@@ -78,86 +88,16 @@ def _tasks():  # type: ignore[no-untyped-def]
     return tasks
 
 
-# --- endpoints ---------------------------------------------------------------------------
+def dispatch(delivery_id: int, token: str) -> None:
+    """Queue an attempt at `delivery_id` with its claim `token`, once the transaction commits."""
+    _tasks().callback_deliver.delay_on_commit(delivery_id, token)
 
 
-def _validate_events(events: list[str]) -> list[str]:
-    if not events or any(event not in EVENT_TYPES for event in events):
-        raise ApiError(code="VALIDATION_ERROR", errors={"events": [f"One or more of: {', '.join(EVENT_TYPES)}."]})
-    return [event for event in EVENT_TYPES if event in set(events)]
-
-
-def callback_endpoint_create(*, user: User, url: str, events: list[str], actor: Actor | None = None) -> CreatedEndpoint:
-    """Register `url` for `events`. Raises UNSAFE_URL (scheme, or the name resolves to a
-    non-public address), VALIDATION_ERROR, CALLBACK_ENDPOINT_LIMIT. Locks the user row for
-    the count. The secret is in the result only; it is stored encrypted."""
-    events = _validate_events(events)
-    callback_http.check_url(url)  # DNS before the transaction: no lock held across it
-    secret = callback_signing.secret_generate()
-    with transaction.atomic():
-        User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
-        if CallbackEndpoint.objects.filter(user=user, deleted_at__isnull=True).count() >= settings.CALLBACK_MAX_ENDPOINTS:
-            raise CallbackEndpointLimit(f"At most {settings.CALLBACK_MAX_ENDPOINTS} callback endpoints; delete one first.")
-        endpoint = CallbackEndpoint.objects.create(
-            user=user, url=url.strip(), events=events,
-            secret_encrypted=callback_signing.secret_encrypt(secret), secret_hint=callback_signing.secret_hint(secret),
-        )
-        audit_record(
-            action="callback_endpoint.create", actor=actor or Actor.for_user(user), target=endpoint,
-            changes={"url": [None, endpoint.url], "events": [None, events]},
-        )
-    return CreatedEndpoint(endpoint=endpoint, secret=secret)
-
-
-def callback_endpoint_list_for_user(*, user: User) -> QuerySet[CallbackEndpoint]:
-    return CallbackEndpoint.objects.filter(user=user, deleted_at__isnull=True).order_by("-id")
-
-
-def callback_endpoint_get_for_user(*, user: User, endpoint_id: int, api_key: Any = None) -> CallbackEndpoint:
-    """The caller's endpoint (deleted ones included, for their delivery log); staff with a
-    JWT may open any endpoint. 404 otherwise."""
-    endpoints = CallbackEndpoint.objects.filter(pk=endpoint_id)
-    if not (user.is_staff and api_key is None):
-        endpoints = endpoints.filter(user=user)
-    endpoint = endpoints.first()
-    if endpoint is None:
-        raise NotFound("No such callback endpoint.")
-    return endpoint
-
-
-def _close_pending(endpoint_id: int, why: str) -> int:
+def close_pending(endpoint_id: int, why: str) -> int:
+    """Close the endpoint's pending deliveries (it was disabled or deleted)."""
     return CallbackDelivery.objects.filter(endpoint_id=endpoint_id, status=CallbackDelivery.Status.PENDING).update(
         status=CallbackDelivery.Status.FAILED, next_attempt_at=None, claim_token="", claimed_until=None, last_error=why
     )
-
-
-def callback_endpoint_delete(*, user: User, endpoint_id: int, actor: Actor | None = None) -> None:
-    """Soft delete: no more deliveries; the delivery log stays readable. Idempotent."""
-    endpoint = callback_endpoint_get_for_user(user=user, endpoint_id=endpoint_id)
-    if endpoint.user_id != user.pk:
-        raise NotFound("No such callback endpoint.")
-    now = clock()
-    with transaction.atomic():
-        if CallbackEndpoint.objects.filter(pk=endpoint.pk, deleted_at__isnull=True).update(deleted_at=now, is_active=False):
-            _close_pending(endpoint.pk, "endpoint deleted")
-            audit_record(action="callback_endpoint.delete", actor=actor or Actor.for_user(user), target=endpoint)
-
-
-def callback_endpoint_enable(*, staff: Actor, endpoint_id: int, reason: str) -> CallbackEndpoint:
-    """Staff turn a disabled endpoint back on (after the reseller fixed it)."""
-    if not (reason or "").strip():
-        raise ReasonRequired()
-    with transaction.atomic():
-        updated = CallbackEndpoint.objects.filter(pk=endpoint_id, is_active=False, deleted_at__isnull=True).update(
-            is_active=True, disabled_at=None, disabled_reason="", failing_since=None, last_failure_at=None
-        )
-        endpoint = CallbackEndpoint.objects.filter(pk=endpoint_id).first()
-        if endpoint is None:
-            raise NotFound("No such callback endpoint.")
-        if not updated:
-            raise InvalidState("Only a disabled (not deleted) endpoint can be enabled.")
-        audit_record(action="callback_endpoint.enable", actor=staff, target=endpoint, reason=reason.strip())
-    return endpoint
 
 
 # --- emitting ----------------------------------------------------------------------------
@@ -190,16 +130,16 @@ def callback_emit(*, user_id: int, event_type: str, event_id: str, data: dict[st
     now = clock()
     body = event_body(event_id=event_id, event_type=event_type, created_at=now, data=data)
     for endpoint in endpoints:
-        token = _new_token()
+        token = new_token()
         delivery, created = CallbackDelivery.objects.get_or_create(
             endpoint=endpoint, event_id=event_id,
             defaults={
                 "event_type": event_type, "body": body, "next_attempt_at": now,
-                "claim_token": token, "claimed_until": now + _lease(),
+                "claim_token": token, "claimed_until": now + lease(),
             },
         )
         if created:
-            _tasks().callback_deliver.delay_on_commit(delivery.pk, token)
+            dispatch(delivery.pk, token)
 
 
 # --- delivering ----------------------------------------------------------------------------
@@ -208,11 +148,11 @@ def callback_emit(*, user_id: int, event_type: str, event_id: str, data: dict[st
 def _claim(delivery_id: int, token: str, now: datetime) -> str | None:
     """Swap the dispatch token for a fresh attempt token: exactly one holder of `token` wins;
     a duplicate task (broker redelivery) finds the token gone and stops."""
-    attempt_token = _new_token()
+    attempt_token = new_token()
     claimed = CallbackDelivery.objects.filter(
         pk=delivery_id, status=CallbackDelivery.Status.PENDING, claim_token=token
     ).update(
-        claim_token=attempt_token, claimed_until=now + _lease(), attempts=F("attempts") + 1,
+        claim_token=attempt_token, claimed_until=now + lease(), attempts=F("attempts") + 1,
         round_attempts=F("round_attempts") + 1, last_attempt_at=now,
     )
     return attempt_token if claimed else None
@@ -238,7 +178,10 @@ def _send(delivery: CallbackDelivery, now: datetime) -> callback_http.SendResult
     except InvalidToken:
         return callback_http.SendResult(outcome="refused", error="The signing secret cannot be decrypted (SECRET_KEY changed).")
     body = delivery.body.encode()
-    return callback_http.post(delivery.endpoint.url, body=body, headers=_headers(delivery, secret, body, now))
+    try:
+        return callback_http.post(delivery.endpoint.url, body=body, headers=_headers(delivery, secret, body, now))
+    except SoftTimeLimitExceeded:  # past the HTTP deadline (e.g. DNS hung): record it as a timeout
+        return callback_http.SendResult(outcome="timeout", error="The attempt exceeded its time limit.")
 
 
 def callback_delivery_attempt(*, delivery_id: int, claim_token: str, now: datetime | None = None) -> CallbackDelivery | None:
@@ -251,7 +194,7 @@ def callback_delivery_attempt(*, delivery_id: int, claim_token: str, now: dateti
         return None
     delivery = CallbackDelivery.objects.select_related("endpoint").get(pk=delivery_id)
     if not delivery.endpoint.is_active:
-        _close_pending(delivery.endpoint_id, "endpoint disabled or deleted")
+        close_pending(delivery.endpoint_id, "endpoint disabled or deleted")
         return delivery
     result = _send(delivery, now)  # no transaction open: the guard in callback_http checks
     _record(delivery, attempt_token, result, now)
@@ -298,7 +241,7 @@ def _endpoint_failed(endpoint_id: int, now: datetime) -> None:
         is_active=False, disabled_at=now, disabled_reason=reason
     ):
         endpoint = endpoints.get()
-        _close_pending(endpoint_id, "endpoint disabled")
+        close_pending(endpoint_id, "endpoint disabled")
         audit_record(action="callback_endpoint.disable", actor=Actor.system("callbacks"), target=endpoint, reason=reason)
         _tasks().email_notice_send.delay_on_commit(
             endpoint.user_id, "callback_endpoint_disabled",
@@ -321,40 +264,8 @@ def callback_deliveries_claim_due(*, now: datetime | None = None, limit: int = 2
             .values_list("pk", flat=True)[:limit]
         )
         for delivery_id in list(due):
-            token = _new_token()
-            CallbackDelivery.objects.filter(pk=delivery_id).update(claim_token=token, claimed_until=now + _lease())
+            token = new_token()
+            CallbackDelivery.objects.filter(pk=delivery_id).update(claim_token=token, claimed_until=now + lease())
             claimed.append((delivery_id, token))
-            _tasks().callback_deliver.delay_on_commit(delivery_id, token)
+            dispatch(delivery_id, token)
     return claimed
-
-
-def callback_delivery_list(*, endpoint: CallbackEndpoint) -> QuerySet[CallbackDelivery]:
-    return CallbackDelivery.objects.filter(endpoint=endpoint).prefetch_related("attempt_log")
-
-
-def callback_delivery_resend(
-    *, user: User, endpoint_id: int, delivery_id: int, api_key: Any = None, actor: Actor | None = None,
-    now: datetime | None = None,
-) -> CallbackDelivery:
-    """Send a delivery again: the same event id and body, a fresh round of retries. Refused
-    (INVALID_STATE) while an attempt is in flight or when the endpoint is not active."""
-    endpoint = callback_endpoint_get_for_user(user=user, endpoint_id=endpoint_id, api_key=api_key)
-    if not endpoint.is_active:
-        raise InvalidState("The endpoint is disabled or deleted.")
-    now = now or clock()
-    token = _new_token()
-    with transaction.atomic():
-        deliveries = CallbackDelivery.objects.filter(pk=delivery_id, endpoint=endpoint)
-        if not deliveries.exists():
-            raise NotFound("No such delivery.")
-        idle = ~Q(status=CallbackDelivery.Status.PENDING) | Q(claimed_until=None) | Q(claimed_until__lt=now)
-        if not deliveries.filter(idle).update(
-            status=CallbackDelivery.Status.PENDING, round_attempts=0, next_attempt_at=now,
-            claim_token=token, claimed_until=now + _lease(),
-        ):
-            raise InvalidState("This delivery is being sent right now.")
-        delivery = deliveries.get()
-        audit_record(action="callback_delivery.resend", actor=actor or Actor.for_user(user), target=delivery)
-        _tasks().callback_deliver.delay_on_commit(delivery.pk, token)
-    delivery.refresh_from_db()
-    return delivery

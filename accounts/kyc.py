@@ -49,6 +49,10 @@ class InvalidFile(ApiError):
 
 
 def _hmac_key() -> bytes:
+    """KYC_IDENTITY_HMAC_KEY; with DEBUG off the process does not start without it
+    (config/startup.py), so the SECRET_KEY-derived key below only serves development. It is
+    not rotatable: the numbers are not kept, so digests made under an older key can never be
+    recomputed, and a new key only loses the matching of new submissions against old ones."""
     configured = settings.KYC_IDENTITY_HMAC_KEY
     if configured:
         return configured.encode()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from accounts import emails
+from accounts import callbacks, emails
 from accounts.models import User
 
 
@@ -34,20 +34,21 @@ def email_notice_send(user_id: int, template: str, context: dict) -> None:
 # --- Reseller API: callbacks (queue `callbacks`) and API-key bookkeeping ------------------------
 
 
-@shared_task
+_SOFT_LIMIT, _HARD_LIMIT = callbacks.attempt_time_limits()
+
+
+@shared_task(soft_time_limit=_SOFT_LIMIT, time_limit=_HARD_LIMIT)
 def callback_deliver(delivery_id: int, claim_token: str) -> None:
     """One attempt at a callback delivery; a stale or duplicate task returns quietly (the
-    claim token is gone). Never retried by Celery: retries are `next_attempt_at` rows."""
-    from accounts import callbacks
-
+    claim token is gone). Never retried by Celery: retries are `next_attempt_at` rows. The
+    time limits sit below the claim's lease (accounts/callbacks.py), so an attempt cannot
+    outlive its claim and overlap a second send of the same delivery."""
     callbacks.callback_delivery_attempt(delivery_id=delivery_id, claim_token=claim_token)
 
 
 @shared_task
 def callbacks_sweep() -> int:
     """Beat, every 30 s: claim the deliveries whose next attempt is due and queue them."""
-    from accounts import callbacks
-
     return len(callbacks.callback_deliveries_claim_due())
 
 

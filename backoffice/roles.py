@@ -2,8 +2,8 @@
 sync, the `staff_groups_sync` command and the permission-matrix test all read.
 
 - support: reads users, purchases, deposits, webhooks and wallets; requeries purchases;
-  suspends and re-activates users; works disputes (requery, resolve as delivered; a refund
-  from a dispute also needs purchase_refund).
+  re-sends resellers' callbacks; suspends and re-activates users; works disputes (requery,
+  resolve as delivered; a refund from a dispute also needs purchase_refund).
 - finance: reads the money (ledger, purchases, deposits, pricing, audit log); wallet credits
   and debits and their second approval; freezing wallets; requery, refunds and resolving
   flagged purchases; re-processing deposits; exports; the dashboard figures.
@@ -37,6 +37,7 @@ GROUP_PERMISSIONS: dict[str, set[str]] = {
         "accounts.view_apikey",
         "accounts.view_callbackendpoint",
         "accounts.view_callbackdelivery",
+        "accounts.change_callbackdelivery",  # re-send a reseller's callback (admin and API)
         "accounts.view_callbackattempt",
         "wallets.view_ledgeraccount",
         "wallets.view_hold",
@@ -104,6 +105,7 @@ GROUP_PERMISSIONS: dict[str, set[str]] = {
         "pricing.delete_pricingrule",
         "accounts.change_apikey",
         "accounts.change_callbackendpoint",
+        "accounts.change_callbackdelivery",
         "django_celery_beat.add_periodictask",
         "django_celery_beat.change_periodictask",
         "django_celery_beat.add_intervalschedule",  # schedules: added, never edited in place

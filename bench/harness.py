@@ -98,6 +98,7 @@ def server_env(config: BenchConfig, extra: dict[str, str] | None = None) -> dict
         "DEBUG": "false",
         "SECRET_KEY": BENCH_SECRET,
         "PIN_PEPPER": "bench-pin-pepper-0123456789",
+        "KYC_IDENTITY_HMAC_KEY": "bench-kyc-identity-hmac-key-0123456789",
         "SECURE_SSL_REDIRECT": "false",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "BENCH_ENDPOINTS": "true",

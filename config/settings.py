@@ -156,8 +156,9 @@ CELERY_TASK_ROUTES = {
     "accounts.tasks.callback_*": {"queue": "callbacks"},
     "accounts.tasks.email_*": {"queue": "email"},
 }
+# The general worker's queues; `callbacks` has a worker of its own (docker-compose.yml).
 CELERY_WORKER_QUEUES = env.list(
-    "CELERY_WORKER_QUEUES", default=["default", "providers", "webhooks", "callbacks", "email"]
+    "CELERY_WORKER_QUEUES", default=["default", "providers", "webhooks", "email"]
 )
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
@@ -464,7 +465,8 @@ CALLBACK_DISABLE_AFTER_DAYS = env.int("CALLBACK_DISABLE_AFTER_DAYS", default=3) 
 API_KEY_MAX_ACTIVE = env.int("API_KEY_MAX_ACTIVE", default=5)
 API_KEY_MODE = env.str("API_KEY_MODE", default="test" if DEBUG else "live")  # the marker in vtu_<mode>_...
 API_KEY_DEFAULT_EXPIRY_DAYS = env.int("API_KEY_DEFAULT_EXPIRY_DAYS", default=365)
-# HMAC key for BVN/NIN digests (dedupe without storing the number); SECRET_KEY-derived when empty.
+# HMAC key for BVN/NIN digests (dedupe without storing the number). Required with DEBUG off
+# (config/startup.py); SECRET_KEY-derived when empty, for development only.
 KYC_IDENTITY_HMAC_KEY = env.str("KYC_IDENTITY_HMAC_KEY", default="")
 KYC_DOCUMENT_MAX_BYTES = env.int("KYC_DOCUMENT_MAX_BYTES", default=DATA_UPLOAD_MAX_MEMORY_SIZE)
 

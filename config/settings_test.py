@@ -18,6 +18,7 @@ os.environ["TESTING"] = "true"
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ.setdefault("PIN_PEPPER", "test-pin-pepper-0123456789")
+os.environ.setdefault("KYC_IDENTITY_HMAC_KEY", "test-kyc-identity-hmac-key-0123456789")
 os.environ.setdefault("LOG_FORMAT", "json")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 

@@ -26,6 +26,22 @@ def integration_problems() -> list[str]:
     return problems
 
 
+def reseller_problems() -> list[str]:
+    """The reseller API's settings: a test-only switch left on, or a key left to a fallback."""
+    problems: list[str] = []
+    if settings.CALLBACK_ALLOW_PRIVATE_ADDRESSES:
+        problems.append(
+            "CALLBACK_ALLOW_PRIVATE_ADDRESSES is on: reseller callbacks could reach loopback and private "
+            "addresses (tests and local development only)"
+        )
+    # Its own key, not one derived from SECRET_KEY: rotating SECRET_KEY must not change the
+    # BVN/NIN digests (the numbers are not kept, so old digests could never be recomputed).
+    key = settings.KYC_IDENTITY_HMAC_KEY
+    if not key or len(key) < 32 or key == settings.SECRET_KEY:
+        problems.append("KYC_IDENTITY_HMAC_KEY is missing, shorter than 32 characters, or the SECRET_KEY")
+    return problems
+
+
 def production_problems() -> list[str]:
     problems: list[str] = []
     if not settings.SECRET_KEY or settings.SECRET_KEY == settings.DEFAULT_SECRET_KEY or len(settings.SECRET_KEY) < 32:
@@ -33,6 +49,7 @@ def production_problems() -> list[str]:
     if not settings.PIN_PEPPER or len(settings.PIN_PEPPER) < 16:
         problems.append("PIN_PEPPER is missing or shorter than 16 characters")
     problems.extend(integration_problems())
+    problems.extend(reseller_problems())
     return problems
 
 

@@ -28,8 +28,11 @@ case "$role" in
       --access-logfile - --timeout "${GUNICORN_TIMEOUT:-30}"
     ;;
   worker)
-    if [ "${DRY_RUN:-0}" = "1" ]; then echo "exec celery -A config worker"; exit 0; fi
-    exec celery -A config worker -l info -Q "${CELERY_WORKER_QUEUES:-default,providers,webhooks,callbacks,email}" \
+    # Callbacks to resellers run on their own worker (CELERY_WORKER_QUEUES=callbacks, as in
+    # docker-compose.yml), so a slow reseller endpoint never holds a provider worker.
+    queues="${CELERY_WORKER_QUEUES:-default,providers,webhooks,email}"
+    if [ "${DRY_RUN:-0}" = "1" ]; then echo "exec celery -A config worker -Q $queues"; exit 0; fi
+    exec celery -A config worker -l info -Q "$queues" \
       -c "${WORKER_CONCURRENCY:-4}"
     ;;
   beat)

@@ -33,6 +33,7 @@ def _production_env(**overrides: str) -> dict[str, str]:
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "PIN_PEPPER": secrets.token_urlsafe(24),
+        "KYC_IDENTITY_HMAC_KEY": secrets.token_urlsafe(32),
         "ALLOWED_HOSTS": "vtu.example.com",
         "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
     }
@@ -57,6 +58,9 @@ def test_check_deploy_is_clean_with_production_settings():
         ({"SECRET_KEY": ""}, "SECRET_KEY"),
         ({"SECRET_KEY": "insecure-dev-key-change-me"}, "SECRET_KEY"),
         ({"PIN_PEPPER": ""}, "PIN_PEPPER"),
+        ({"CALLBACK_ALLOW_PRIVATE_ADDRESSES": "true"}, "CALLBACK_ALLOW_PRIVATE_ADDRESSES"),
+        ({"KYC_IDENTITY_HMAC_KEY": ""}, "KYC_IDENTITY_HMAC_KEY"),
+        ({"KYC_IDENTITY_HMAC_KEY": "too-short"}, "KYC_IDENTITY_HMAC_KEY"),
         ({"SANDBOX_PROVIDER_ENABLED": "true"}, "VTU_PROVIDERS[sandbox] is a sandbox"),
         ({"SANDBOX_GATEWAY_ENABLED": "true"}, "PAYMENT_GATEWAYS[sandbox] is a sandbox"),
         ({"PAYSTACK_SECRET_KEY": "sk_test_x", "PAYSTACK_WEBHOOK_SECRET": ""}, "PAYMENT_GATEWAYS[paystack]"),
@@ -72,6 +76,13 @@ def test_process_refuses_to_start_on_unsafe_production_settings(overrides, messa
     assert result.returncode != 0
     assert "Refusing to start with DEBUG off" in result.stderr
     assert message in result.stderr
+
+
+def test_reseller_development_settings_are_accepted_with_debug_on():
+    """The switches production refuses are what local development needs (`make run`)."""
+    result = _manage("check", env=_production_env(DEBUG="true", CALLBACK_ALLOW_PRIVATE_ADDRESSES="true",
+                                                  KYC_IDENTITY_HMAC_KEY=""))
+    assert result.returncode == 0, result.stderr
 
 
 def test_no_missing_migrations():
@@ -150,13 +161,17 @@ def test_seed_demo_is_refused_with_debug_off():
 def test_compose_file_has_the_services_and_migrates_before_web():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "web", "worker", "beat"}
-    for name in ("web", "worker", "beat"):
+    assert set(services) == {"postgres", "redis", "web", "worker", "callbacks", "beat"}
+    for name in ("web", "worker", "callbacks", "beat"):
         assert services[name]["build"] == "."
         assert services[name]["environment"]["DATABASE_URL"].startswith("postgres://")
         assert services[name]["environment"]["REDIS_URL"].startswith("redis://")
     assert services["web"]["command"] == ["web"]
     assert services["worker"]["depends_on"]["web"]["condition"] == "service_healthy"
+    # Reseller callbacks on a worker of their own: a slow receiver never holds a provider worker.
+    assert services["callbacks"]["command"] == ["worker"]
+    assert services["callbacks"]["environment"]["CELERY_WORKER_QUEUES"] == "callbacks"
+    assert "CELERY_WORKER_QUEUES" not in services["worker"]["environment"]
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "USER vtu" in dockerfile and "slim" in dockerfile
 
@@ -174,3 +189,8 @@ def test_entrypoint_runs_outside_docker_and_migrates_before_gunicorn():
         out = subprocess.run(["sh", str(ROOT / "docker" / "entrypoint.sh"), role], env=_env(DRY_RUN="1"),
                              capture_output=True, text=True, timeout=30)
         assert out.returncode == 0 and "celery -A config" in out.stdout
+    worker = subprocess.run(["sh", str(ROOT / "docker" / "entrypoint.sh"), "worker"], env=_env(DRY_RUN="1"),
+                            capture_output=True, text=True, timeout=30).stdout
+    assert "-Q default,providers,webhooks,email" in worker  # no callbacks on the general worker
+    procfile = (ROOT / "Procfile.dev").read_text()
+    assert "-Q callbacks " in procfile and "webhooks,callbacks" not in procfile

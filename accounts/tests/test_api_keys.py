@@ -297,6 +297,31 @@ def test_ip_allow_list(user):
     assert spoofed.status_code == 403
 
 
+@pytest.mark.parametrize(
+    ("allowed", "client", "status"),
+    [
+        ("10.1.2.0/24", "::ffff:10.1.2.77", 200),  # a dual-stack server's view of an IPv4 client
+        ("10.1.2.0/24", "::ffff:10.1.3.1", 403),
+        ("10.1.2.7", "::ffff:10.1.2.7", 200),
+        ("::ffff:10.1.2.0/120", "10.1.2.8", 200),  # a mapped entry is kept as 10.1.2.0/24
+        ("::ffff:10.1.2.0/120", "::ffff:10.1.2.8", 200),
+        ("::ffff:10.1.2.0/120", "10.1.3.8", 403),
+    ],
+)
+def test_ip_allow_list_matches_ipv4_mapped_addresses(user, allowed, client, status):
+    raw = issue_key(user, ["read"], allowed_ips=[allowed])
+    response = key_client(raw, REMOTE_ADDR=client).get("/api/v1/auth/me")
+    assert response.status_code == status, response.content
+    if status == 403:
+        assert response.json()["error_code"] == "IP_NOT_ALLOWED"
+
+
+def test_a_mapped_allow_list_entry_is_stored_in_its_ipv4_form(user):
+    assert api_keys.normalize_allowed_ips(["::ffff:10.1.2.0/120", "::ffff:192.0.2.1", "2001:db8::/64"]) == [
+        "10.1.2.0/24", "192.0.2.1/32", "2001:db8::/64"
+    ]
+
+
 def test_throttle_counts_per_key(user, settings):
     rates = dict(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], api_key="3/min")
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}

@@ -60,7 +60,7 @@ def test_submit_stores_only_a_mask_and_a_keyed_hmac(user_client, user, caplog):
     assert AuditLog.objects.filter(action="kyc.submit", target_id=str(submission.pk)).count() == 1
     status = user_client.get("/api/v1/kyc/status").json()
     assert status["kyc_tier"] == 0
-    assert status["submissions"][0]["id"] == submission.pk
+    assert status["submissions"]["count"] == 1 and status["submissions"]["results"][0]["id"] == submission.pk
     assert status["limits"]["single"] > 0
 
 
@@ -72,6 +72,14 @@ def test_the_hmac_is_keyed_not_a_plain_hash(settings):
     assert digest != hashlib.sha256(f"bvn:{BVN}".encode()).hexdigest()
     settings.KYC_IDENTITY_HMAC_KEY = "another-key"
     assert kyc.identity_digest(id_type="bvn", id_number=BVN) != digest
+
+
+def test_the_hmac_key_is_its_own_so_rotating_secret_key_keeps_the_digests(settings):
+    assert settings.KYC_IDENTITY_HMAC_KEY  # as production requires (config/startup.py)
+    digest = kyc.identity_digest(id_type="bvn", id_number=BVN)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-rotated-secret-key-" + "r" * 40
+    assert kyc.identity_digest(id_type="bvn", id_number=BVN) == digest
 
 
 def test_submit_with_a_document_saves_it_to_storage(user_client, user):
@@ -201,8 +209,8 @@ def test_reject_with_reason_then_resubmit_then_approve(user_client, user):
         kyc.kyc_reject(staff=staff, submission_id=first, reason="  ")
     kyc.kyc_reject(staff=staff, submission_id=first, reason="Date of birth does not match the BVN")
     status = user_client.get("/api/v1/kyc/status").json()
-    assert status["submissions"][0]["status"] == "rejected"
-    assert status["submissions"][0]["decision_reason"] == "Date of birth does not match the BVN"
+    assert status["submissions"]["results"][0]["status"] == "rejected"
+    assert status["submissions"]["results"][0]["decision_reason"] == "Date of birth does not match the BVN"
     assert "does not match" in mail.outbox[-1].body
     again = user_client.post(
         f"/api/v1/kyc/resubmit/{first}", {"id_type": "bvn", "id_number": BVN, "date_of_birth": "1990-04-02"}, format="json"

@@ -104,10 +104,10 @@ def test_a_reseller_buys_data_with_a_key_and_gets_a_verified_callback(reseller, 
 
 
 def test_a_failed_purchase_calls_back_purchase_failed(reseller, receiver, clock):
-    from accounts import api_keys, callbacks
+    from accounts import api_keys, callback_endpoints
 
     raw = api_keys.api_key_create(user=reseller, name="shop", scopes=["purchase"]).plaintext
-    secret = callbacks.callback_endpoint_create(user=reseller, url=receiver.url(), events=["purchase.failed"]).secret
+    secret = callback_endpoints.callback_endpoint_create(user=reseller, url=receiver.url(), events=["purchase.failed"]).secret
     api = APIClient()
     api.credentials(HTTP_X_API_KEY=raw)
     # The sandbox fails numbers ending in 0001 definitively.
@@ -120,3 +120,49 @@ def test_a_failed_purchase_calls_back_purchase_failed(reseller, receiver, clock)
     assert got.json()["type"] == "purchase.failed"
     assert got.json()["data"]["reference"] == bought.json()["reference"]
     assert signature_verify(secret=secret, header=got.headers["X-VTU-Signature"], body=got.body, now=clock.now.timestamp())
+
+
+def _bought_with_a_key(reseller, receiver, events: list[str]) -> tuple[str, str]:
+    """A successful purchase made with a key; (its reference, the endpoint's secret)."""
+    from accounts import api_keys, callback_endpoints
+
+    raw = api_keys.api_key_create(user=reseller, name="shop", scopes=["purchase"]).plaintext
+    secret = callback_endpoints.callback_endpoint_create(user=reseller, url=receiver.url(), events=events).secret
+    api = APIClient()
+    api.credentials(HTTP_X_API_KEY=raw)
+    bought = api.post("/api/v1/data/purchase", {"plan_code": PLAN, "phone_number": "08031234567"}, format="json",
+                      HTTP_IDEMPOTENCY_KEY="o-3")
+    assert bought.status_code == 202, bought.content
+    return bought.json()["reference"], secret
+
+
+def _refunded_callback(receiver, reference: str, secret: str, clock) -> dict:
+    got = receiver.requests[-1]
+    assert signature_verify(secret=secret, header=got.headers["X-VTU-Signature"], body=got.body, now=clock.now.timestamp())
+    event = got.json()
+    assert event["type"] == "purchase.refunded" and event["id"] == f"purchase.refunded:{reference}"
+    assert event["data"]["reference"] == reference and event["data"]["status"] == "refunded"
+    return event
+
+
+def test_a_staff_refund_calls_back_purchase_refunded(reseller, receiver, clock):
+    from vtu.services.staff import purchase_refund
+
+    reference, secret = _bought_with_a_key(reseller, receiver, ["purchase.successful", "purchase.refunded"])
+    assert [r.json()["type"] for r in receiver.requests] == ["purchase.successful"]
+    purchase_refund(staff=Actor.system("tests"), reference=reference, reason="customer complaint upheld")
+    assert [r.json()["type"] for r in receiver.requests] == ["purchase.successful", "purchase.refunded"]
+    _refunded_callback(receiver, reference, secret, clock)
+
+
+def test_a_dispute_refund_calls_back_purchase_refunded_once(reseller, receiver, clock):
+    from vtu import disputes
+
+    reference, secret = _bought_with_a_key(reseller, receiver, ["purchase.refunded"])
+    assert receiver.requests == []  # not subscribed to purchase.successful
+    dispute = disputes.dispute_open(user=reseller, reference=reference, reason="not received",
+                                    actor=Actor.for_user(reseller))
+    staff = Actor.for_user(UserFactory(is_staff=True, is_superuser=True))
+    disputes.dispute_resolve(staff=staff, dispute_id=dispute.pk, outcome="refund", reason="provider confirmed failure")
+    assert len(receiver.requests) == 1
+    _refunded_callback(receiver, reference, secret, clock)

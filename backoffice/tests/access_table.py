@@ -44,7 +44,7 @@ MODELS: dict[str, ModelAccess] = {
     "accounts.user": ModelAccess(view=STAFF, actions={"suspend_users": SUPPORT_ADMIN, "activate_users": SUPPORT_ADMIN}),
     "accounts.apikey": ModelAccess(view=SUPPORT_ADMIN, change=ADMIN_ONLY, actions={"revoke": ADMIN_ONLY}),
     "accounts.callbackendpoint": ModelAccess(view=SUPPORT_ADMIN, change=ADMIN_ONLY, actions={"enable": ADMIN_ONLY}),
-    "accounts.callbackdelivery": _ro(S, A),
+    "accounts.callbackdelivery": ModelAccess(view=SUPPORT_ADMIN, change=SUPPORT_ADMIN, actions={"resend": SUPPORT_ADMIN}),
     # Deciding KYC goes with changing tiers (backoffice.user_kyc_tier_set).
     "accounts.kycsubmission": ModelAccess(view=STAFF, actions={"approve": ADMIN_ONLY, "reject": ADMIN_ONLY}),
     # audit (read-only for everyone)

@@ -285,7 +285,9 @@ def idempotent(*, required_for_api_keys: bool = True, answer_with_result: bool =
             _store(claimed, response)
             return response
 
+        # Read by the OpenAPI schema (config/api/schema.py) to declare the header.
         wrapper.idempotent = True  # type: ignore[attr-defined]
+        wrapper.idempotent_required_for_api_keys = required_for_api_keys  # type: ignore[attr-defined]
         return wrapper
 
     return decorator

@@ -63,16 +63,15 @@ def notify_outcome(purchase: Purchase) -> None:
         Purchase.Status.SUCCESSFUL: ("purchase.successful", "purchase_successful"),
         Purchase.Status.FAILED: ("purchase.failed", "purchase_refunded"),
         Purchase.Status.REVERSED: ("purchase.reversed", "purchase_refunded"),
-        Purchase.Status.REFUNDED: (None, "purchase_refunded"),
+        Purchase.Status.REFUNDED: ("purchase.refunded", "purchase_refunded"),  # by staff, or a dispute's refund
     }.get(purchase.status)
     if event is None:
         return
     event_type, template = event
-    if event_type is not None:
-        callback_emit(
-            user_id=purchase.user_id, event_type=event_type, event_id=f"{event_type}:{purchase.reference}",
-            data=purchase_payload(purchase),
-        )
+    callback_emit(
+        user_id=purchase.user_id, event_type=event_type, event_id=f"{event_type}:{purchase.reference}",
+        data=purchase_payload(purchase),
+    )
     if purchase.channel == Purchase.Channel.WEB:
         # Purchases made with an API key are reported to the reseller by the callback above
         # (and in GET /purchases); an e-mail for each of a reseller's thousands would be noise.
