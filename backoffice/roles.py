@@ -45,6 +45,7 @@ GROUP_PERMISSIONS: dict[str, set[str]] = {
         "vtu.view_purchaseevent",
         "vtu.view_providerattempt",
         "vtu.view_dispute",
+        "vtu.view_providercallback",
         "vtu.view_network",
         "vtu.view_dataplan",
         "payments.view_deposit",

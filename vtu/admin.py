@@ -159,8 +159,9 @@ class ProviderPlanAdmin(AuditedAdmin):
 class RouteAdmin(AuditedAdmin):
     """Provider order (lower priority first) and on/off, per network and product."""
 
-    list_display = ("network", "product", "provider", "priority", "enabled", "airtime_cost_bps")
-    list_editable = ("priority", "enabled", "airtime_cost_bps")
+    list_display = ("network", "product", "provider", "priority", "enabled", "sme_enabled", "gifting_enabled",
+                    "corporate_enabled", "airtime_cost_bps")
+    list_editable = ("priority", "enabled", "sme_enabled", "gifting_enabled", "corporate_enabled", "airtime_cost_bps")
     list_filter = ("network", "product", "provider", "enabled")
     ordering = ("network", "product", "priority")
 

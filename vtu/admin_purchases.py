@@ -27,7 +27,7 @@ from config import errors
 from config.errors import ApiError
 from vtu import disputes
 from vtu.admin import ReadOnlyAdmin, ReadOnlyInline, change_url, naira, provider_json, redacted_url
-from vtu.models import Dispute, ProviderAttempt, ProviderCall, Purchase, PurchaseEvent
+from vtu.models import Dispute, ProviderAttempt, ProviderCall, ProviderCallback, Purchase, PurchaseEvent
 from vtu.services import staff
 
 REQUERY_PERM = "backoffice.purchase_requery"
@@ -237,6 +237,24 @@ class ProviderCallAdmin(ReadOnlyAdmin):
     @admin.display(description="response body (redacted)")
     def response(self, call: ProviderCall) -> str:
         return provider_json(call.response_body)
+
+
+@admin.register(ProviderCallback)
+class ProviderCallbackAdmin(ReadOnlyAdmin):
+    """Every callback a provider sent us (R6), kept for disputes: read-only, searchable. A
+    callback never settles money; its verdict says what it did (at most, queue a requery)."""
+
+    list_display = ("received_at", "provider", "method", "request_id", "verdict", "purchase", "remote_ip", "body_bytes")
+    list_filter = ("provider", "verdict")
+    search_fields = ("=request_id", "=purchase__reference")
+    search_help_text = "Request id or purchase reference."
+    date_hierarchy = "received_at"
+    list_select_related = ("purchase",)
+    fields = ("received_at", "provider", "method", "remote_ip", "request_id", "purchase", "verdict", "body_bytes",
+              "headers", "body")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return list(self.fields)
 
 
 # --- disputes ----------------------------------------------------------------------------------

@@ -63,6 +63,7 @@ MODELS: dict[str, ModelAccess] = {
     # purchases and catalogue
     "vtu.purchase": ModelAccess(view=STAFF, actions={"requery_now": STAFF}),
     "vtu.providercall": _ro(A),
+    "vtu.providercallback": _ro(S, A),  # what a provider told us about a disputed purchase
     "vtu.network": ModelAccess(view=SUPPORT_ADMIN, add=ADMIN_ONLY, change=ADMIN_ONLY),
     "vtu.dataplan": ModelAccess(view=SUPPORT_ADMIN, add=ADMIN_ONLY, change=ADMIN_ONLY),
     "vtu.providerplan": ModelAccess(view=ADMIN_ONLY, add=ADMIN_ONLY, change=ADMIN_ONLY),

@@ -56,3 +56,21 @@ def test_requery_action_goes_through_the_service(admin_client, buyer, world, vtu
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.SUCCESSFUL
     assert AuditLog.objects.filter(action="purchase.requery").exists()
+
+
+def test_provider_callbacks_are_listed_read_only_and_searchable(admin_client, buyer, world, vtu_clock):
+    from vtu.models import ProviderCallback
+
+    purchase, _ = purchase_create(user=buyer, request=PurchaseRequest(product="data", phone_number=MTN_NUMBER, plan_code=PLAN))
+    kept = ProviderCallback.objects.create(
+        provider="vtpass", method="POST", request_id="202612041200abcd", purchase=purchase, verdict="requery_queued",
+        body='{"code": "000"}', body_bytes=15,
+    )
+    ProviderCallback.objects.create(provider="vtpass", method="POST", request_id="zz-unrelated-callback", verdict="unmatched")
+
+    found = admin_client.get("/admin/vtu/providercallback/?q=202612041200abcd")
+    page = admin_client.get(f"/admin/vtu/providercallback/{kept.pk}/change/")
+
+    assert found.status_code == 200 and b"202612041200abcd" in found.content and b"zz-unrelated-callback" not in found.content
+    assert page.status_code == 200 and b'name="_save"' not in page.content
+    assert admin_client.post(f"/admin/vtu/providercallback/{kept.pk}/delete/").status_code == 403
