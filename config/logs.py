@@ -52,6 +52,12 @@ _PATTERNS = [
     re.compile(r"\bvtu_(?:live|test)_(?![A-Za-z0-9]{8}\b)[A-Za-z0-9_]{8,}"),
     re.compile(r"(?i)(bearer|token|basic)\s+[A-Za-z0-9\-._~+/=]{8,}"),
 ]
+# Secret-carrying query parameters inside any URL that reaches a log line (a library logging
+# the URL it fetched, a path with its query string): the name stays, the value is masked.
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&;](?:[a-z0-9_\-]*(?:token|secret|password|passwd|signature|api_?key)|key|sig|code|otp|pin|bvn|nin)=)"
+    r"[^&#\s\"'<>]+"
+)
 
 
 def is_sensitive_key(key: object) -> bool:
@@ -68,7 +74,7 @@ def is_sensitive_key(key: object) -> bool:
 def mask_string(value: str) -> str:
     for pattern in _PATTERNS:
         value = pattern.sub(REDACTED, value)
-    return value
+    return _QUERY_SECRET.sub(r"\g<1>" + REDACTED, value)
 
 
 def redact_value(value: Any, depth: int = 0) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import socket
 import subprocess
 import sys
@@ -174,3 +175,49 @@ def test_entrypoint_runs_outside_docker_and_migrates_before_gunicorn():
         out = subprocess.run(["sh", str(ROOT / "docker" / "entrypoint.sh"), role], env=_env(DRY_RUN="1"),
                              capture_output=True, text=True, timeout=30)
         assert out.returncode == 0 and "celery -A config" in out.stdout
+
+
+def _entrypoint_command(role: str) -> list[str]:
+    result = subprocess.run(["sh", str(ROOT / "docker" / "entrypoint.sh"), role], env=_env(DRY_RUN="1"),
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return shlex.split(result.stdout.strip().splitlines()[-1].removeprefix("exec "))
+
+
+def _get_until_answered(url: str, *, within: float = 60) -> int:
+    deadline, last_error = time.monotonic() + within, None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - http on loopback
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except OSError as exc:
+            last_error = repr(exc)
+            time.sleep(0.2)  # polling a condition with a bound
+    raise AssertionError(f"no answer from {url} within {within} s: {last_error}")
+
+
+def test_gunicorn_as_the_entrypoint_runs_it_never_logs_a_reset_token(tmp_path):
+    """E-mail links carry tokens in the query string; an access log would write them down."""
+    command = _entrypoint_command("web")
+    assert command[0] == "gunicorn"
+    assert not any(arg.startswith(("--access-log", "--log-config")) for arg in command)
+    port = _free_port()
+    command[0] = str(Path(PYTHON).parent / "gunicorn")
+    command[command.index("--bind") + 1] = f"127.0.0.1:{port}"
+    command[command.index("--workers") + 1] = "1"
+    env = _env(DEBUG="true", LOG_FORMAT="json", HOME=str(tmp_path), RUN_DIR=str(tmp_path / "run"),
+               DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    canary = "Ng.CANARYRESETTOKEN4711"
+    with (tmp_path / "server.log").open("w") as output:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            status = _get_until_answered(f"http://127.0.0.1:{port}/reset-password?token={canary}")
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    logged = (tmp_path / "server.log").read_text()
+    assert status == 200, logged[-2000:]
+    assert '"path": "/reset-password"' in logged  # the app's own request line was written
+    assert "CANARYRESETTOKEN" not in logged
