@@ -221,3 +221,41 @@ def test_gunicorn_as_the_entrypoint_runs_it_never_logs_a_reset_token(tmp_path):
     assert status == 200, logged[-2000:]
     assert '"path": "/reset-password"' in logged  # the app's own request line was written
     assert "CANARYRESETTOKEN" not in logged
+
+
+def _dockerfile_collectstatic() -> tuple[dict[str, str], list[str]]:
+    """The environment and command of the Dockerfile's collectstatic step, as written there."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    run = next(line for line in text.splitlines() if line.startswith("RUN ") and "collectstatic" in line)
+    step = next(part for part in run.removeprefix("RUN ").split("&&") if "collectstatic" in part)
+    words = shlex.split(step.split(">")[0])
+    assignments = {}
+    while "=" in words[0]:
+        name, _, value = words.pop(0).partition("=")
+        assignments[name] = value
+    return assignments, words
+
+
+def test_image_collects_static_files_under_production_settings(tmp_path):
+    """Production serves static files through the manifest storage; built with DEBUG on, no
+    manifest is written and every admin and Swagger page answers 500."""
+    assignments, command = _dockerfile_collectstatic()
+    assert assignments.get("DEBUG") == "false"
+    assert command[:3] == ["python", "manage.py", "collectstatic"]
+    env = _env(**{**assignments, "STATIC_ROOT": str(tmp_path / "static")})
+    result = subprocess.run([PYTHON, *command[1:]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "static" / "staticfiles.json").stat().st_size > 0
+    probe = (
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        "client = Client(raise_request_exception=False)\n"
+        "for path in ('/api/docs/', '/admin/login/'):\n"
+        "    print(path, client.get(path, secure=True, HTTP_HOST='vtu.example.com').status_code)\n"
+    )
+    served = subprocess.run(
+        [PYTHON, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**env, "ALLOWED_HOSTS": "vtu.example.com", "DJANGO_SETTINGS_MODULE": "config.settings"},
+    )
+    assert served.returncode == 0, served.stderr[-2000:]
+    assert "/api/docs/ 200" in served.stdout and "/admin/login/ 200" in served.stdout, served.stdout
