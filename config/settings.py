@@ -165,6 +165,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# Logging is ours (config/celery.py _keep_our_logging): JSON lines in worker and beat too.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

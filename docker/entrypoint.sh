@@ -29,11 +29,12 @@ case "$role" in
       --timeout "${GUNICORN_TIMEOUT:-30}"
     ;;
   worker)
-    set -- celery -A config worker -l info -Q "${CELERY_WORKER_QUEUES:-default,providers,webhooks,callbacks,email}" \
+    # --quiet: no start-up banner on stdout; every line is the JSON of settings.LOGGING.
+    set -- celery -A config --quiet worker -l info -Q "${CELERY_WORKER_QUEUES:-default,providers,webhooks,callbacks,email}" \
       -c "${WORKER_CONCURRENCY:-4}"
     ;;
   beat)
-    set -- celery -A config beat -l info --scheduler django_celery_beat.schedulers:DatabaseScheduler --pidfile=
+    set -- celery -A config --quiet beat -l info --scheduler django_celery_beat.schedulers:DatabaseScheduler --pidfile=
     ;;
   *)
     exec "$@"
