@@ -12,6 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+from django.urls import include, path
+
 ROOT = Path(__file__).resolve().parent.parent
 CELERY = str(Path(sys.executable).parent / "celery")
 
@@ -101,3 +104,56 @@ def test_celery_setup_logging_keeps_our_formatter():
     _keep_our_logging()
     formatters = [h.formatter for h in logging.getLogger().handlers]
     assert any(isinstance(f, structlog.stdlib.ProcessorFormatter) for f in formatters)
+
+
+# --- the request id on every line of a request ----------------------------------------------------
+
+
+def _plain_django_crash(request):
+    raise RuntimeError("a plain Django view failed")
+
+
+def _logged_lines(log_output) -> list[dict]:
+    return [json.loads(line) for line in log_output.getvalue().splitlines() if line.strip()]
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.test_logging")
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("get", "/api/v1/no-such-thing", None, 404),
+        ("get", "/no-such-page", None, 404),
+        ("post", "/api/v1/auth/login", {"email": ["not", "a", "string"]}, 400),
+        ("get", "/api/v1/auth/login", None, 405),
+        ("get", "/api/v1/test/crash", None, 500),
+        ("get", "/test/plain-crash", None, 500),
+    ],
+)
+def test_every_log_line_of_a_failing_request_carries_its_request_id(log_output, method, path, body, status):
+    from rest_framework.test import APIClient
+
+    client = APIClient(raise_request_exception=False)
+    kwargs = {"format": "json"} if body is not None else {}
+    response = getattr(client, method)(path, body, HTTP_X_REQUEST_ID="rid-every-line", **kwargs)
+    assert response.status_code == status
+    lines = _logged_lines(log_output)
+    loggers = {line.get("logger") for line in lines}
+    assert "django.request" in loggers, lines  # Django's own "Not Found" / "Bad Request" / "Internal Server Error"
+    assert [line for line in lines if line.get("request_id") != "rid-every-line"] == []
+
+
+@pytest.mark.django_db
+def test_the_next_request_does_not_inherit_the_previous_request_id(client, log_output):
+    import structlog
+
+    client.get("/healthz", HTTP_X_REQUEST_ID="first-request")
+    assert structlog.contextvars.get_contextvars() == {}  # cleared once the response was closed
+    client.get("/healthz", HTTP_X_REQUEST_ID="second-request")
+    second = [line for line in _logged_lines(log_output) if line.get("event") == "request"][-1]
+    assert second["request_id"] == "second-request"
+
+
+urlpatterns = [path("test/plain-crash", _plain_django_crash), path("", include("tests.urls"))]
+handler404 = "config.views.handler404"
+handler500 = "config.views.handler500"
