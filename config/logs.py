@@ -31,6 +31,8 @@ SENSITIVE_SUBSTRINGS = (
     "credential",
     "pepper",
     "private",
+    "id_number",  # BVN or NIN, whatever the field is called
+    "account_number",  # bank accounts: personal data, never in logs or error reports
 )
 SENSITIVE_WORDS = frozenset({"pin", "bvn", "nin", "otp", "cvv"})
 # Keys that match but are safe and useful.
@@ -55,7 +57,7 @@ _PATTERNS = [
 # Secret-carrying query parameters inside any URL that reaches a log line (a library logging
 # the URL it fetched, a path with its query string): the name stays, the value is masked.
 _QUERY_SECRET = re.compile(
-    r"(?i)([?&;](?:[a-z0-9_\-]*(?:token|secret|password|passwd|signature|api_?key)|key|sig|code|otp|pin|bvn|nin)=)"
+    r"(?i)((?:^|[?&;\s])(?:[a-z0-9_\-]*(?:token|secret|password|passwd|signature|api_?key)|key|sig|code|otp|pin|bvn|nin)=)"
     r"[^&#\s\"'<>]+"
 )
 
@@ -77,16 +79,20 @@ def mask_string(value: str) -> str:
     return _QUERY_SECRET.sub(r"\g<1>" + REDACTED, value)
 
 
-def redact_value(value: Any, depth: int = 0) -> Any:
-    """Return a copy of `value` with sensitive keys blanked and token-like strings masked."""
-    if depth > 6:
+def redact_value(value: Any, depth: int = 0, *, max_depth: int = 6) -> Any:
+    """Return a copy of `value` with sensitive keys blanked and token-like strings masked.
+
+    Below `max_depth` levels a value is returned as it is (log lines are shallow; an error
+    report, deeper, passes a larger bound)."""
+    if depth > max_depth:
         return value
     if isinstance(value, dict):
         return {
-            k: (REDACTED if is_sensitive_key(k) else redact_value(v, depth + 1)) for k, v in value.items()
+            k: (REDACTED if is_sensitive_key(k) else redact_value(v, depth + 1, max_depth=max_depth))
+            for k, v in value.items()
         }
     if isinstance(value, (list, tuple)):
-        return type(value)(redact_value(v, depth + 1) for v in value)
+        return type(value)(redact_value(v, depth + 1, max_depth=max_depth) for v in value)
     if isinstance(value, str):
         return mask_string(value)
     if isinstance(value, bytes):
