@@ -111,7 +111,9 @@ def password_forgot(*, email: str) -> None:
 
 @transaction.atomic
 def password_reset(*, token: str, new_password: str) -> User:
-    user = tokens.user_from_reset_token(token)
+    """Locks the user row before checking the token, so one token resets once however many
+    requests race. Raises INVALID_TOKEN, VALIDATION_ERROR."""
+    user = tokens.user_from_reset_token(token, lock=True)
     _validate_password(new_password, user, field="new_password")
     user.set_password(new_password)
     user.save(update_fields=["password"])  # changes the hash: the token is now spent
