@@ -323,8 +323,8 @@ PRICE_ROUNDING_STEP_KOBO = env.int("PRICE_ROUNDING_STEP_KOBO", default=100)
 # --- Integrations: gateways and providers ---------------------------------------------------
 # Each entry: ENABLED is derived (credentials present and currency matches the wallet);
 # REQUIRED lists the keys that must be non-empty when the integration is enabled in
-# production. config/startup.py enforces it for every entry, and refuses any SANDBOX entry
-# when DEBUG is off.
+# production. config/startup.py enforces it for every entry, refuses an entry whose
+# <NAME>_ENABLED=true cannot be honoured, and refuses any SANDBOX entry when DEBUG is off.
 FUND_MIN_KOBO = env.int("FUND_MIN_KOBO", default=10_000)
 FUND_MAX_KOBO = env.int("FUND_MAX_KOBO", default=100_000_000)
 
@@ -345,8 +345,11 @@ def _gateway(name: str, *, currency: str, fee_bearer: str = "customer", base_url
     required = [k for k in keys if k not in ("PUBLIC_KEY", "CONTRACT_CODE_OPTIONAL")]
     entry["REQUIRED"] = required
     credentials_present = bool(entry[required[0]]) if required else False
+    # True/False when <NAME>_ENABLED is set, None when not: an explicit "true" that cannot be
+    # honoured (a secret empty, another currency) is refused at start-up, never silently off.
+    entry["ENABLED_SETTING"] = env.bool(f"{upper}_ENABLED", default=None)
     entry["ENABLED"] = (
-        env.bool(f"{upper}_ENABLED", default=True)
+        entry["ENABLED_SETTING"] is not False
         and credentials_present
         and entry["CURRENCY"] == WALLET_CURRENCY
     )
@@ -405,7 +408,8 @@ def _provider(name: str, *, base_url: str, **keys: str) -> dict:
     for key, default in keys.items():
         entry[key] = env.str(f"{upper}_{key}", default=default)
     entry["REQUIRED"] = list(keys)
-    entry["ENABLED"] = env.bool(f"{upper}_ENABLED", default=True) and all(entry[k] for k in keys)
+    entry["ENABLED_SETTING"] = env.bool(f"{upper}_ENABLED", default=None)  # as for gateways
+    entry["ENABLED"] = entry["ENABLED_SETTING"] is not False and all(entry[k] for k in keys)
     return entry
 
 

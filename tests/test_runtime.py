@@ -62,12 +62,20 @@ def test_check_deploy_is_clean_with_production_settings():
         ({"SANDBOX_GATEWAY_ENABLED": "true"}, "PAYMENT_GATEWAYS[sandbox] is a sandbox"),
         ({"PAYSTACK_SECRET_KEY": "sk_test_x", "PAYSTACK_WEBHOOK_SECRET": ""}, "PAYMENT_GATEWAYS[paystack]"),
         ({"VTPASS_API_KEY": "k", "VTPASS_SECRET_KEY": "s", "VTPASS_PUBLIC_KEY": ""}, None),
+        # Switched on explicitly: an empty secret is a refusal, not a silent "off".
+        ({"VTPASS_ENABLED": "true", "VTPASS_API_KEY": "k", "VTPASS_SECRET_KEY": "s"},
+         "VTU_PROVIDERS[vtpass] is switched on (VTPASS_ENABLED=true) but PUBLIC_KEY is empty"),
+        ({"AMIGO_ENABLED": "true"}, "VTU_PROVIDERS[amigo] is switched on (AMIGO_ENABLED=true) but API_KEY is empty"),
+        ({"PAYSTACK_ENABLED": "true"}, "PAYMENT_GATEWAYS[paystack] is switched on (PAYSTACK_ENABLED=true) but"),
+        ({"CHAPA_ENABLED": "true", "CHAPA_SECRET_KEY": "k", "CHAPA_WEBHOOK_SECRET": "w"},
+         "PAYMENT_GATEWAYS[chapa] is switched on (CHAPA_ENABLED=true) but its currency is not the wallet's"),
+        ({"AMIGO_ENABLED": "false"}, None),
     ],
 )
 def test_process_refuses_to_start_on_unsafe_production_settings(overrides, message):
     result = _manage("check", env=_production_env(**overrides))
     if message is None:
-        # A provider with part of its credentials is simply disabled, not a refusal.
+        # A provider with part of its credentials, not switched on explicitly, is simply off.
         assert result.returncode == 0, result.stderr
         return
     assert result.returncode != 0
