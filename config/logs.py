@@ -57,7 +57,7 @@ _PATTERNS = [
 # Secret-carrying query parameters inside any URL that reaches a log line (a library logging
 # the URL it fetched, a path with its query string): the name stays, the value is masked.
 _QUERY_SECRET = re.compile(
-    r"(?i)((?:^|[?&;\s])(?:[a-z0-9_\-]*(?:token|secret|password|passwd|signature|api_?key)|key|sig|code|otp|pin|bvn|nin)=)"
+    r"(?i)((?:^|[?&;])(?:[a-z0-9_\-]*(?:token|secret|password|passwd|signature|api_?key)|key|sig|code|otp|pin|bvn|nin)=)"
     r"[^&#\s\"'<>]+"
 )
 
@@ -119,6 +119,16 @@ def _mask_exception(_logger: Any, _method: str, event_dict: dict[str, Any]) -> d
     return event_dict
 
 
+def _masked(renderer: Any) -> Any:
+    """The console renderer formats tracebacks itself, after `redact` ran: mask the line it
+    renders, so a secret in an exception message or a frame is masked in development too."""
+
+    def render(logger: Any, method: str, event_dict: dict[str, Any]) -> str:
+        return mask_string(renderer(logger, method, event_dict))
+
+    return render
+
+
 def build_logging(*, level: str, fmt: str) -> dict[str, Any]:
     shared = [
         structlog.contextvars.merge_contextvars,
@@ -132,7 +142,10 @@ def build_logging(*, level: str, fmt: str) -> dict[str, Any]:
         renderer = structlog.processors.JSONRenderer()
         final = [structlog.processors.format_exc_info, _mask_exception, renderer]
     else:
-        final = [structlog.dev.ConsoleRenderer(colors=False)]
+        # Plain tracebacks: the default (rich) one prints every frame's local variables, PINs and
+        # request bodies included, and wraps lines so a token can be split from its marker.
+        renderer = structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+        final = [_masked(renderer)]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

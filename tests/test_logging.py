@@ -157,3 +157,40 @@ def test_the_next_request_does_not_inherit_the_previous_request_id(client, log_o
 urlpatterns = [path("test/plain-crash", _plain_django_crash), path("", include("tests.urls"))]
 handler404 = "config.views.handler404"
 handler500 = "config.views.handler500"
+
+
+# --- the development console masks secrets too ----------------------------------------------------
+
+
+def test_console_format_masks_secrets_in_tracebacks():
+    import io
+    import logging
+
+    import structlog
+
+    from config.logs import build_logging
+
+    formatter_config = build_logging(level="INFO", fmt="console")["formatters"]["structured"]
+    formatter = structlog.stdlib.ProcessorFormatter(
+        processors=formatter_config["processors"], foreign_pre_chain=formatter_config["foreign_pre_chain"]
+    )
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    stdlib_logger = logging.getLogger("tests.console")
+    stdlib_logger.addHandler(handler)
+    stdlib_logger.propagate = False
+    try:
+        try:
+            body = '{"pin": "local-canary-1357"}'  # a frame's local: never printed
+            raise RuntimeError(f"provider said no to sk_live_consolecanary123 and Bearer consolebearer98765 {len(body)}")
+        except RuntimeError:
+            stdlib_logger.exception("stdlib_failure")
+            structlog.get_logger("tests.console").exception("structlog_failure", api_key="console-key-canary")
+    finally:
+        stdlib_logger.removeHandler(handler)
+        stdlib_logger.propagate = True
+    logged = stream.getvalue()
+    assert "stdlib_failure" in logged and "structlog_failure" in logged and "Traceback" in logged
+    for canary in ("sk_live_consolecanary123", "consolebearer98765", "console-key-canary", "local-canary-1357"):
+        assert canary not in logged, canary
