@@ -28,6 +28,7 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -63,12 +64,13 @@ def metrics_allowed(request: HttpRequest) -> bool:
     return request_context.client_ip(request) in set(settings.METRICS_ALLOWED_IPS)
 
 
+@csrf_exempt  # a POST meets the 405 in the envelope, not an HTML CSRF page
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    if request.method != "GET":
-        return HttpResponse(status=405, headers={"Allow": "GET"})
-    if not metrics_allowed(request):
-        from config.api.envelope import error_response
+    from config.api.envelope import error_response
 
+    if request.method != "GET":
+        return error_response("METHOD_NOT_ALLOWED", headers={"Allow": "GET"})
+    if not metrics_allowed(request):
         return error_response("NOT_FOUND")
     return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
 
