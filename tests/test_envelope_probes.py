@@ -57,3 +57,19 @@ def test_unknown_api_path_is_the_envelope_even_with_debug_on(settings, path_):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert is_envelope(response.content) and response.json()["error_code"] == "NOT_FOUND"
+
+
+def test_readyz_says_skipped_for_redis_when_none_is_configured(settings):
+    settings.REDIS_URL = ""
+    response = Client().get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "redis": "skipped", "migrations": "ok"}
+
+
+def test_readyz_names_only_what_failed(settings, monkeypatch):
+    from config import views
+
+    monkeypatch.setattr(views, "_check_database", lambda: "database: OperationalError")
+    response = Client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["errors"] == {"database": "database: OperationalError"}
