@@ -274,7 +274,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     # One name for the data/airtime choice set used by vtu (product) and pricing (kind).
     "ENUM_NAME_OVERRIDES": {"ProductKindEnum": "pricing.models.PricingRule.Kind"},
-    "DISABLE_ERRORS_AND_WARNINGS": True,
+    # Printed in development; the schema tests turn them on and fail on any.
+    "DISABLE_ERRORS_AND_WARNINGS": not DEBUG,
     # Swagger UI and ReDoc assets from the pinned sidecar package, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
