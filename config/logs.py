@@ -58,7 +58,7 @@ _PATTERNS = [
 # the URL it fetched, a path with its query string): the name stays, the value is masked.
 _QUERY_SECRET = re.compile(
     r"(?i)((?:^|[?&;])(?:[a-z0-9_\-]*(?:token|secret|password|passwd|signature|api_?key)|key|sig|code|otp|pin|bvn|nin)=)"
-    r"[^&#\s\"'<>]+"
+    r"(?!%5BREDACTED%5D|\[REDACTED\])[^&#\s\"'<>]+"  # a value already redacted (URL-encoded or not) stays as it is
 )
 
 
