@@ -26,9 +26,18 @@ OK = inline_serializer("Ok", {"detail": serializers.CharField()})
 
 
 class PhoneField(StrictCharField):
+    """A Nigerian mobile number, stored E.164. A bad one is a field error (code
+    invalid_phone_number; views map it to INVALID_PHONE_NUMBER with `field_codes`), so the
+    other fields' errors are reported with it."""
+
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data)
-        return phones.normalize_ng_mobile(value) if value else ""
+        if not value:
+            return ""
+        number = phones.parse_ng_mobile(value)
+        if number is None:
+            raise serializers.ValidationError(phones.MESSAGE, code="invalid_phone_number")
+        return number
 
 
 class UserOutput(serializers.ModelSerializer):

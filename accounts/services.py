@@ -19,6 +19,7 @@ from accounts import lockout, pins, session_tokens, tasks, tokens
 from accounts.errors import EmailNotVerified, InvalidCredentials, InvalidPassword, PinInvalid
 from accounts.models import User
 from audit.services import Actor, audit_record, diff
+from config import request_context
 from config.errors import ApiError, InvalidState, NotFound, PermissionDenied, ReasonRequired
 
 
@@ -122,7 +123,9 @@ def password_forgot(*, email: str) -> None:
 
 @transaction.atomic
 def password_reset(*, token: str, new_password: str) -> User:
-    user = tokens.user_from_reset_token(token)
+    """Locks the user row before checking the token, so one token resets once however many
+    requests race. Raises INVALID_TOKEN, VALIDATION_ERROR."""
+    user = tokens.user_from_reset_token(token, lock=True)
     _validate_password(new_password, user, field="new_password")
     user.set_password(new_password)
     user.save(update_fields=["password"])  # changes the hash: the token is now spent
@@ -131,10 +134,23 @@ def password_reset(*, token: str, new_password: str) -> User:
     return user
 
 
+def _password_confirm(*, user: User, password: str, field: str) -> None:
+    """Check the account password given to confirm a change. Wrong ones count towards the
+    failed-login lockout (per account and IP, and per IP), so a stolen access token cannot be
+    used to guess the password here instead of at the log-in. Raises LOGIN_LOCKED or
+    INVALID_PASSWORD."""
+    ip = request_context.current().ip
+    lockout.ensure_not_locked(email=user.email, ip=ip)
+    if not user.check_password(password):
+        lockout.record_failure(email=user.email, ip=ip)
+        raise InvalidPassword(errors={field: ["The password is wrong."]})
+    lockout.record_success(email=user.email, ip=ip)
+
+
 @transaction.atomic
 def password_change(*, user: User, current_password: str, new_password: str) -> None:
-    if not user.check_password(current_password):
-        raise InvalidPassword(errors={"current_password": ["The current password is wrong."]})
+    """Raises LOGIN_LOCKED, INVALID_PASSWORD (counted like a failed log-in), VALIDATION_ERROR."""
+    _password_confirm(user=user, password=current_password, field="current_password")
     _validate_password(new_password, user, field="new_password")
     user.set_password(new_password)
     user.save(update_fields=["password"])
@@ -151,8 +167,7 @@ def pin_set(*, user: User, pin: str, current_pin: str | None = None, password: s
         raise _validation_error("pin", ["The PIN must be exactly 4 digits."])
     if user.pin_set:
         if password:
-            if not user.check_password(password):
-                raise InvalidPassword(errors={"password": ["The password is wrong."]})
+            _password_confirm(user=user, password=password, field="password")
         elif current_pin:
             pins.pin_verify(user_id=user.pk, pin=current_pin)
         else:

@@ -51,13 +51,17 @@ def password_reset_token(user: User) -> str:
     return f"{uid}.{reset_token_generator.make_token(user)}"
 
 
-def user_from_reset_token(token: str) -> User:
+def user_from_reset_token(token: str, *, lock: bool = False) -> User:
+    """The user a reset token is for, or InvalidToken. With `lock` (inside a transaction) the
+    user row is locked before the token is checked: a second use of the same token waits for
+    the first to commit, then sees the changed password hash and is refused (single use)."""
     uid_part, _, token_part = (token or "").partition(".")
     try:
         user_id = int(force_str(urlsafe_base64_decode(uid_part)))
     except (ValueError, TypeError, OverflowError) as exc:
         raise InvalidToken() from exc
-    user = User.objects.filter(pk=user_id, is_active=True).first()
+    users = User.objects.select_for_update() if lock else User.objects
+    user = users.filter(pk=user_id, is_active=True).first()
     if user is None or not reset_token_generator.check_token(user, token_part):
         raise InvalidToken()
     return user

@@ -27,6 +27,18 @@ app.conf["CELERY_DB_REUSE_MAX"] = 2**62
 app.autodiscover_tasks()
 
 
+@signals.setup_logging.connect
+def _keep_our_logging(**_: Any) -> None:
+    """Celery replaces the root logger's handlers with its own plain-text format unless a
+    receiver of this signal exists; with one, it leaves logging alone. Apply settings.LOGGING
+    (JSON lines in production, secrets redacted) so worker and beat log like the web process."""
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+
+
 @signals.before_task_publish.connect
 def _carry_request_id(headers: dict[str, Any] | None = None, **_: Any) -> None:
     from config import request_context

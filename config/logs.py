@@ -31,6 +31,8 @@ SENSITIVE_SUBSTRINGS = (
     "credential",
     "pepper",
     "private",
+    "id_number",  # BVN or NIN, whatever the field is called
+    "account_number",  # bank accounts: personal data, never in logs or error reports
 )
 SENSITIVE_WORDS = frozenset({"pin", "bvn", "nin", "otp", "cvv"})
 # Keys that match but are safe and useful.
@@ -52,6 +54,12 @@ _PATTERNS = [
     re.compile(r"\bvtu_(?:live|test)_(?![A-Za-z0-9]{8}\b)[A-Za-z0-9_]{8,}"),
     re.compile(r"(?i)(bearer|token|basic)\s+[A-Za-z0-9\-._~+/=]{8,}"),
 ]
+# Secret-carrying query parameters inside any URL that reaches a log line (a library logging
+# the URL it fetched, a path with its query string): the name stays, the value is masked.
+_QUERY_SECRET = re.compile(
+    r"(?i)((?:^|[?&;])(?:[a-z0-9_\-]*(?:token|secret|password|passwd|signature|api_?key)|key|sig|code|otp|pin|bvn|nin)=)"
+    r"(?!%5BREDACTED%5D|\[REDACTED\])[^&#\s\"'<>]+"  # a value already redacted (URL-encoded or not) stays as it is
+)
 
 
 def is_sensitive_key(key: object) -> bool:
@@ -68,19 +76,23 @@ def is_sensitive_key(key: object) -> bool:
 def mask_string(value: str) -> str:
     for pattern in _PATTERNS:
         value = pattern.sub(REDACTED, value)
-    return value
+    return _QUERY_SECRET.sub(r"\g<1>" + REDACTED, value)
 
 
-def redact_value(value: Any, depth: int = 0) -> Any:
-    """Return a copy of `value` with sensitive keys blanked and token-like strings masked."""
-    if depth > 6:
+def redact_value(value: Any, depth: int = 0, *, max_depth: int = 6) -> Any:
+    """Return a copy of `value` with sensitive keys blanked and token-like strings masked.
+
+    Below `max_depth` levels a value is returned as it is (log lines are shallow; an error
+    report, deeper, passes a larger bound)."""
+    if depth > max_depth:
         return value
     if isinstance(value, dict):
         return {
-            k: (REDACTED if is_sensitive_key(k) else redact_value(v, depth + 1)) for k, v in value.items()
+            k: (REDACTED if is_sensitive_key(k) else redact_value(v, depth + 1, max_depth=max_depth))
+            for k, v in value.items()
         }
     if isinstance(value, (list, tuple)):
-        return type(value)(redact_value(v, depth + 1) for v in value)
+        return type(value)(redact_value(v, depth + 1, max_depth=max_depth) for v in value)
     if isinstance(value, str):
         return mask_string(value)
     if isinstance(value, bytes):
@@ -107,6 +119,16 @@ def _mask_exception(_logger: Any, _method: str, event_dict: dict[str, Any]) -> d
     return event_dict
 
 
+def _masked(renderer: Any) -> Any:
+    """The console renderer formats tracebacks itself, after `redact` ran: mask the line it
+    renders, so a secret in an exception message or a frame is masked in development too."""
+
+    def render(logger: Any, method: str, event_dict: dict[str, Any]) -> str:
+        return mask_string(renderer(logger, method, event_dict))
+
+    return render
+
+
 def build_logging(*, level: str, fmt: str) -> dict[str, Any]:
     shared = [
         structlog.contextvars.merge_contextvars,
@@ -120,7 +142,10 @@ def build_logging(*, level: str, fmt: str) -> dict[str, Any]:
         renderer = structlog.processors.JSONRenderer()
         final = [structlog.processors.format_exc_info, _mask_exception, renderer]
     else:
-        final = [structlog.dev.ConsoleRenderer(colors=False)]
+        # Plain tracebacks: the default (rich) one prints every frame's local variables, PINs and
+        # request bodies included, and wraps lines so a token can be split from its marker.
+        renderer = structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+        final = [_masked(renderer)]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

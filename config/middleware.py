@@ -30,6 +30,7 @@ class RequestContextMiddleware:
         )
         request.request_id = request_id  # type: ignore[attr-defined]
         token = request_context.set_current(info)
+        # Start clean: nothing from a previous request on this thread leaks into this one.
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
@@ -48,7 +49,10 @@ class RequestContextMiddleware:
                 status=response.status_code,
                 ms=elapsed_ms,
             )
-        structlog.contextvars.clear_contextvars()
+        # Not cleared here: Django writes its own "Not Found" / "Bad Request" lines after every
+        # middleware has returned, and they must carry the request id too. The server closes
+        # the response once it has been sent, which is when the id is unbound.
+        response._resource_closers.append(structlog.contextvars.clear_contextvars)
         return response
 
 

@@ -28,11 +28,13 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from config import metrics, request_context
+from config.logs import redact_value
 
 log = structlog.get_logger("observability")
 
@@ -62,12 +64,13 @@ def metrics_allowed(request: HttpRequest) -> bool:
     return request_context.client_ip(request) in set(settings.METRICS_ALLOWED_IPS)
 
 
+@csrf_exempt  # a POST meets the 405 in the envelope, not an HTML CSRF page
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    if request.method != "GET":
-        return HttpResponse(status=405, headers={"Allow": "GET"})
-    if not metrics_allowed(request):
-        from config.api.envelope import error_response
+    from config.api.envelope import error_response
 
+    if request.method != "GET":
+        return error_response("METHOD_NOT_ALLOWED", headers={"Allow": "GET"})
+    if not metrics_allowed(request):
         return error_response("NOT_FOUND")
     return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
 
@@ -327,10 +330,24 @@ def _init_sentry() -> None:
         dsn=settings.SENTRY_DSN,
         environment=os.environ.get("SENTRY_ENVIRONMENT", "production"),
         traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")),
-        send_default_pii=False,  # no e-mails, IPs or bodies: PINs and keys must never leave
+        send_default_pii=False,  # no e-mails, IPs or user ids
+        # Request bodies carry PINs, passwords, BVNs and NINs, and a frame's local variables
+        # hold the same body parsed or raw (json.loads's `s`): neither is ever sent.
+        max_request_body_size="never",
+        include_local_variables=False,
+        # Sentry's own scrubber knows "password" and "token" but not pin/bvn/nin/otp/id_number:
+        # every event and breadcrumb also goes through our redaction (config/logs.py).
+        before_send=scrub_event,
+        before_breadcrumb=scrub_event,
         integrations=[DjangoIntegration(), CeleryIntegration()],
     )
     log.info("sentry_enabled")
+
+
+def scrub_event(event: dict[str, Any], _hint: Any = None) -> dict[str, Any]:
+    """Blank sensitive keys and mask token-shaped strings anywhere in a Sentry event or
+    breadcrumb (headers, query string, messages, extra data, exception values)."""
+    return redact_value(event, max_depth=30)
 
 
 def _init_tracing() -> None:

@@ -23,6 +23,7 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="") or DEFAULT_SECRET_KEY
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "config.views.csrf_failure"  # the envelope on API and probe paths
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
 TESTING = env.bool("TESTING", default=False)
@@ -166,6 +167,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# Logging is ours (config/celery.py _keep_our_logging): JSON lines in worker and beat too.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -275,7 +278,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     # One name for the data/airtime choice set used by vtu (product) and pricing (kind).
     "ENUM_NAME_OVERRIDES": {"ProductKindEnum": "pricing.models.PricingRule.Kind"},
-    "DISABLE_ERRORS_AND_WARNINGS": True,
+    # Printed in development; the schema tests turn them on and fail on any.
+    "DISABLE_ERRORS_AND_WARNINGS": not DEBUG,
     # Swagger UI and ReDoc assets from the pinned sidecar package, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -325,8 +329,8 @@ PRICE_ROUNDING_STEP_KOBO = env.int("PRICE_ROUNDING_STEP_KOBO", default=100)
 # --- Integrations: gateways and providers ---------------------------------------------------
 # Each entry: ENABLED is derived (credentials present and currency matches the wallet);
 # REQUIRED lists the keys that must be non-empty when the integration is enabled in
-# production. config/startup.py enforces it for every entry, and refuses any SANDBOX entry
-# when DEBUG is off.
+# production. config/startup.py enforces it for every entry, refuses an entry whose
+# <NAME>_ENABLED=true cannot be honoured, and refuses any SANDBOX entry when DEBUG is off.
 FUND_MIN_KOBO = env.int("FUND_MIN_KOBO", default=10_000)
 FUND_MAX_KOBO = env.int("FUND_MAX_KOBO", default=100_000_000)
 
@@ -347,8 +351,11 @@ def _gateway(name: str, *, currency: str, fee_bearer: str = "customer", base_url
     required = [k for k in keys if k not in ("PUBLIC_KEY", "CONTRACT_CODE_OPTIONAL")]
     entry["REQUIRED"] = required
     credentials_present = bool(entry[required[0]]) if required else False
+    # True/False when <NAME>_ENABLED is set, None when not: an explicit "true" that cannot be
+    # honoured (a secret empty, another currency) is refused at start-up, never silently off.
+    entry["ENABLED_SETTING"] = env.bool(f"{upper}_ENABLED", default=None)
     entry["ENABLED"] = (
-        env.bool(f"{upper}_ENABLED", default=True)
+        entry["ENABLED_SETTING"] is not False
         and credentials_present
         and entry["CURRENCY"] == WALLET_CURRENCY
     )
@@ -407,7 +414,8 @@ def _provider(name: str, *, base_url: str, **keys: str) -> dict:
     for key, default in keys.items():
         entry[key] = env.str(f"{upper}_{key}", default=default)
     entry["REQUIRED"] = list(keys)
-    entry["ENABLED"] = env.bool(f"{upper}_ENABLED", default=True) and all(entry[k] for k in keys)
+    entry["ENABLED_SETTING"] = env.bool(f"{upper}_ENABLED", default=None)  # as for gateways
+    entry["ENABLED"] = entry["ENABLED_SETTING"] is not False and all(entry[k] for k in keys)
     return entry
 
 
@@ -478,7 +486,7 @@ OPS_ALERT_EMAILS = env.list("OPS_ALERT_EMAILS", default=[])
 
 # --- Files --------------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 STORAGES = {

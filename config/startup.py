@@ -2,8 +2,9 @@
 
 Runs from PlatformConfig.ready(), so gunicorn, Celery workers, beat and every manage.py
 command refuse alike. One general check covers every integration declared in settings
-(PAYMENT_GATEWAYS, VTU_PROVIDERS): a sandbox entry enabled, or an enabled entry with an
-empty secret among its REQUIRED keys. New adapters plug in by declaring their settings entry.
+(PAYMENT_GATEWAYS, VTU_PROVIDERS): a sandbox entry enabled, an enabled entry with an
+empty secret among its REQUIRED keys, or an entry switched on by <NAME>_ENABLED=true that
+cannot be enabled. New adapters plug in by declaring their settings entry.
 """
 
 from __future__ import annotations
@@ -16,13 +17,23 @@ def integration_problems() -> list[str]:
     problems: list[str] = []
     for group in ("PAYMENT_GATEWAYS", "VTU_PROVIDERS"):
         for name, entry in getattr(settings, group, {}).items():
-            if not entry.get("ENABLED"):
-                continue
-            if entry.get("SANDBOX"):
-                problems.append(f"{group}[{name}] is a sandbox and cannot be enabled with DEBUG off")
-            missing = [key for key in entry.get("REQUIRED", []) if not entry.get(key)]
-            if missing:
-                problems.append(f"{group}[{name}] is enabled but {', '.join(missing)} is empty")
+            problems.extend(_entry_problems(f"{group}[{name}]", entry))
+    return problems
+
+
+def _entry_problems(label: str, entry: dict) -> list[str]:
+    """An enabled entry must be complete; one switched on explicitly (<NAME>_ENABLED=true)
+    must be enabled: a typo'd or forgotten secret would otherwise turn it off without a word."""
+    problems: list[str] = []
+    missing = [key for key in entry.get("REQUIRED", []) if not entry.get(key)]
+    if entry.get("ENABLED"):
+        if entry.get("SANDBOX"):
+            problems.append(f"{label} is a sandbox and cannot be enabled with DEBUG off")
+        if missing:
+            problems.append(f"{label} is enabled but {', '.join(missing)} is empty")
+    elif entry.get("ENABLED_SETTING") is True and not entry.get("SANDBOX"):
+        why = f"{', '.join(missing)} is empty" if missing else "its currency is not the wallet's"
+        problems.append(f"{label} is switched on ({entry['NAME'].upper()}_ENABLED=true) but {why}")
     return problems
 
 

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config import observability, views
@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/v1/", include(api_v1)),
+    re_path(r"^api/(?P<rest>.*)$", views.api_not_found, name="api-not-found"),  # envelope 404, DEBUG or not
     path("", include("accounts.web_urls")),
     path("", include("payments.web_urls")),
     path(settings.ADMIN_URL, admin.site.urls),

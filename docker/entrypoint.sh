@@ -16,30 +16,31 @@ if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ] && [ "$role" = "web" -o "$role" = "wor
   run mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
   [ "${DRY_RUN:-0}" = "1" ] || find "$PROMETHEUS_MULTIPROC_DIR" -name '*.db' -delete
 fi
+# The command for each role is built once and either printed (DRY_RUN) or exec'd, so what the
+# tests read is exactly what runs.
 case "$role" in
   web)
     run python manage.py migrate --noinput
     run python manage.py schedule_install
-    if [ "${DRY_RUN:-0}" = "1" ]; then
-      echo "exec gunicorn config.wsgi:application --bind 0.0.0.0:${PORT:-8000} --workers ${WEB_CONCURRENCY:-3} --access-logfile - --timeout ${GUNICORN_TIMEOUT:-30}"
-      exit 0
-    fi
-    exec gunicorn config.wsgi:application --bind "0.0.0.0:${PORT:-8000}" --workers "${WEB_CONCURRENCY:-3}" \
-      --access-logfile - --timeout "${GUNICORN_TIMEOUT:-30}"
+    # No gunicorn access log: it would write every URL with its query string, and the links in
+    # our e-mails carry verification and reset tokens there (/reset-password?token=...). The
+    # app writes one JSON `request` line per request instead, with the path only.
+    set -- gunicorn config.wsgi:application --bind "0.0.0.0:${PORT:-8000}" --workers "${WEB_CONCURRENCY:-3}" \
+      --timeout "${GUNICORN_TIMEOUT:-30}"
     ;;
   worker)
     # Callbacks to resellers run on their own worker (CELERY_WORKER_QUEUES=callbacks, as in
     # docker-compose.yml), so a slow reseller endpoint never holds a provider worker.
-    queues="${CELERY_WORKER_QUEUES:-default,providers,webhooks,email}"
-    if [ "${DRY_RUN:-0}" = "1" ]; then echo "exec celery -A config worker -Q $queues"; exit 0; fi
-    exec celery -A config worker -l info -Q "$queues" \
+    # --quiet: no start-up banner on stdout; every line is the JSON of settings.LOGGING.
+    set -- celery -A config --quiet worker -l info -Q "${CELERY_WORKER_QUEUES:-default,providers,webhooks,email}" \
       -c "${WORKER_CONCURRENCY:-4}"
     ;;
   beat)
-    if [ "${DRY_RUN:-0}" = "1" ]; then echo "exec celery -A config beat"; exit 0; fi
-    exec celery -A config beat -l info --scheduler django_celery_beat.schedulers:DatabaseScheduler --pidfile=
+    set -- celery -A config --quiet beat -l info --scheduler django_celery_beat.schedulers:DatabaseScheduler --pidfile=
     ;;
   *)
     exec "$@"
     ;;
 esac
+if [ "${DRY_RUN:-0}" = "1" ]; then echo "exec $*"; exit 0; fi
+exec "$@"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import socket
 import subprocess
 import sys
@@ -65,12 +66,20 @@ def test_check_deploy_is_clean_with_production_settings():
         ({"SANDBOX_GATEWAY_ENABLED": "true"}, "PAYMENT_GATEWAYS[sandbox] is a sandbox"),
         ({"PAYSTACK_SECRET_KEY": "sk_test_x", "PAYSTACK_WEBHOOK_SECRET": ""}, "PAYMENT_GATEWAYS[paystack]"),
         ({"VTPASS_API_KEY": "k", "VTPASS_SECRET_KEY": "s", "VTPASS_PUBLIC_KEY": ""}, None),
+        # Switched on explicitly: an empty secret is a refusal, not a silent "off".
+        ({"VTPASS_ENABLED": "true", "VTPASS_API_KEY": "k", "VTPASS_SECRET_KEY": "s"},
+         "VTU_PROVIDERS[vtpass] is switched on (VTPASS_ENABLED=true) but PUBLIC_KEY is empty"),
+        ({"AMIGO_ENABLED": "true"}, "VTU_PROVIDERS[amigo] is switched on (AMIGO_ENABLED=true) but API_KEY is empty"),
+        ({"PAYSTACK_ENABLED": "true"}, "PAYMENT_GATEWAYS[paystack] is switched on (PAYSTACK_ENABLED=true) but"),
+        ({"CHAPA_ENABLED": "true", "CHAPA_SECRET_KEY": "k", "CHAPA_WEBHOOK_SECRET": "w"},
+         "PAYMENT_GATEWAYS[chapa] is switched on (CHAPA_ENABLED=true) but its currency is not the wallet's"),
+        ({"AMIGO_ENABLED": "false"}, None),
     ],
 )
 def test_process_refuses_to_start_on_unsafe_production_settings(overrides, message):
     result = _manage("check", env=_production_env(**overrides))
     if message is None:
-        # A provider with part of its credentials is simply disabled, not a refusal.
+        # A provider with part of its credentials, not switched on explicitly, is simply off.
         assert result.returncode == 0, result.stderr
         return
     assert result.returncode != 0
@@ -194,3 +203,87 @@ def test_entrypoint_runs_outside_docker_and_migrates_before_gunicorn():
     assert "-Q default,providers,webhooks,email" in worker  # no callbacks on the general worker
     procfile = (ROOT / "Procfile.dev").read_text()
     assert "-Q callbacks " in procfile and "webhooks,callbacks" not in procfile
+
+
+def _entrypoint_command(role: str) -> list[str]:
+    result = subprocess.run(["sh", str(ROOT / "docker" / "entrypoint.sh"), role], env=_env(DRY_RUN="1"),
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return shlex.split(result.stdout.strip().splitlines()[-1].removeprefix("exec "))
+
+
+def _get_until_answered(url: str, *, within: float = 60) -> int:
+    deadline, last_error = time.monotonic() + within, None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - http on loopback
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except OSError as exc:
+            last_error = repr(exc)
+            time.sleep(0.2)  # polling a condition with a bound
+    raise AssertionError(f"no answer from {url} within {within} s: {last_error}")
+
+
+def test_gunicorn_as_the_entrypoint_runs_it_never_logs_a_reset_token(tmp_path):
+    """E-mail links carry tokens in the query string; an access log would write them down."""
+    command = _entrypoint_command("web")
+    assert command[0] == "gunicorn"
+    assert not any(arg.startswith(("--access-log", "--log-config")) for arg in command)
+    port = _free_port()
+    command[0] = str(Path(PYTHON).parent / "gunicorn")
+    command[command.index("--bind") + 1] = f"127.0.0.1:{port}"
+    command[command.index("--workers") + 1] = "1"
+    env = _env(DEBUG="true", LOG_FORMAT="json", HOME=str(tmp_path), RUN_DIR=str(tmp_path / "run"),
+               DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    canary = "Ng.CANARYRESETTOKEN4711"
+    with (tmp_path / "server.log").open("w") as output:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            status = _get_until_answered(f"http://127.0.0.1:{port}/reset-password?token={canary}")
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    logged = (tmp_path / "server.log").read_text()
+    assert status == 200, logged[-2000:]
+    assert '"path": "/reset-password"' in logged  # the app's own request line was written
+    assert "CANARYRESETTOKEN" not in logged
+
+
+def _dockerfile_collectstatic() -> tuple[dict[str, str], list[str]]:
+    """The environment and command of the Dockerfile's collectstatic step, as written there."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    run = next(line for line in text.splitlines() if line.startswith("RUN ") and "collectstatic" in line)
+    step = next(part for part in run.removeprefix("RUN ").split("&&") if "collectstatic" in part)
+    words = shlex.split(step.split(">")[0])
+    assignments = {}
+    while "=" in words[0]:
+        name, _, value = words.pop(0).partition("=")
+        assignments[name] = value
+    return assignments, words
+
+
+def test_image_collects_static_files_under_production_settings(tmp_path):
+    """Production serves static files through the manifest storage; built with DEBUG on, no
+    manifest is written and every admin and Swagger page answers 500."""
+    assignments, command = _dockerfile_collectstatic()
+    assert assignments.get("DEBUG") == "false"
+    assert command[:3] == ["python", "manage.py", "collectstatic"]
+    env = _env(**{**assignments, "STATIC_ROOT": str(tmp_path / "static")})
+    result = subprocess.run([PYTHON, *command[1:]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "static" / "staticfiles.json").stat().st_size > 0
+    probe = (
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        "client = Client(raise_request_exception=False)\n"
+        "for path in ('/api/docs/', '/admin/login/'):\n"
+        "    print(path, client.get(path, secure=True, HTTP_HOST='vtu.example.com').status_code)\n"
+    )
+    served = subprocess.run(
+        [PYTHON, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**env, "ALLOWED_HOSTS": "vtu.example.com", "DJANGO_SETTINGS_MODULE": "config.settings"},
+    )
+    assert served.returncode == 0, served.stderr[-2000:]
+    assert "/api/docs/ 200" in served.stdout and "/admin/login/ 200" in served.stdout, served.stdout

@@ -57,3 +57,19 @@ def test_canaries_never_reach_the_logs(api_client, log_output, debug_logging, se
     for canary in (CANARY_PASSWORD, CANARY_GOOGLE, CANARY_API_KEY, "canarybearertoken123456",
                    reset_token, tokens["access"], tokens["refresh"], "sk_test_canarycanary123"):
         assert canary not in logged, canary
+
+
+def test_request_line_of_an_email_link_has_no_token(client, log_output):
+    response = client.get("/reset-password?token=Ng.CANARYTOKEN99&x=1", HTTP_X_REQUEST_ID="link-1")
+    assert response.status_code == 200
+    logged = log_output.getvalue()
+    assert '"path": "/reset-password"' in logged and '"request_id": "link-1"' in logged
+    assert "CANARYTOKEN99" not in logged
+
+
+def test_secret_query_parameters_are_masked_in_any_logged_string():
+    from config.logs import mask_string
+
+    masked = mask_string("GET https://p.example/api?user=7&api_key=k-123&access_token=t-456&shipping=9 failed")
+    assert "k-123" not in masked and "t-456" not in masked
+    assert "user=7" in masked and "shipping=9" in masked and "api_key=[REDACTED]" in masked

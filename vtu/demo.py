@@ -35,7 +35,7 @@ def seed(stdout: Any) -> None:
     stdout.write(
         f"vtu: sandbox routed first on every network; {report.mapped} sandbox plans mapped"
         + (f"; funded {', '.join(funded)}" if funded else "")
-        + ". Numbers ending 0001 fail (refunded), 0002 settle after ~30 s, others succeed (docs/purchases.md)"
+        + ". Numbers ending 0001 fail (refunded), 0002 settle within a minute (the first requery), others succeed (docs/purchases.md)"
     )
 
 

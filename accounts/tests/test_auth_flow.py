@@ -103,3 +103,35 @@ def test_register_rejects_bad_input_and_writes_nothing(api_client):
     assert User.objects.count() == 0
     assert AuditLog.objects.count() == 0
     assert mail.outbox == []
+
+
+def test_a_bad_phone_is_a_field_error_and_other_fields_errors_survive(api_client, user):
+    response = api_client.post(
+        "/api/v1/auth/register", {"email": "not-an-email", "password": "a-long-pass-77", "phone": "12345"}, format="json"
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error_code"] == "INVALID_PHONE_NUMBER"
+    assert set(body["errors"]) == {"phone", "email"}
+    assert "Nigerian mobile number" in body["errors"]["phone"][0] == body["detail"]
+    assert User.objects.count() == 1  # only the fixture's user
+
+    from conftest import authenticate
+
+    patched = authenticate(api_client, user).patch("/api/v1/auth/me", {"phone": "+14155550100"}, format="json")
+    assert patched.status_code == 400
+    assert patched.json()["error_code"] == "INVALID_PHONE_NUMBER"
+    assert list(patched.json()["errors"]) == ["phone"]
+
+
+def test_services_name_the_phone_field_in_the_error():
+    from accounts.errors import InvalidPhoneNumber
+    from accounts.phones import normalize_ng_mobile
+
+    assert normalize_ng_mobile("0803 123 4567") == "+2348031234567"
+    with pytest.raises(InvalidPhoneNumber) as raised:
+        normalize_ng_mobile("0803")
+    assert list(raised.value.errors) == ["phone_number"]
+    with pytest.raises(InvalidPhoneNumber) as raised:
+        normalize_ng_mobile(12345, field="recipient")
+    assert list(raised.value.errors) == ["recipient"]

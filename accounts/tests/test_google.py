@@ -117,3 +117,59 @@ def test_staff_with_two_factor_get_no_tokens_from_google(api_client, signing_key
     response = _post(api_client, _token(signing_key))
     assert response.status_code == 403 and response.json()["error_code"] == "OTP_REQUIRED"
     assert "access" not in response.json() and not OutstandingToken.objects.filter(user=staff).exists()
+
+
+def test_linking_an_unverified_account_voids_what_its_registrant_set(api_client, signing_key, settings):
+    """Pre-account hijacking: someone registers the victim's address with their own password
+    and never verifies it; when the victim signs in with Google, the registrant's password,
+    sessions, PIN, API keys and callback URLs must stop working."""
+    from accounts.api_keys import api_key_create
+    from accounts.models import APIKey, CallbackEndpoint
+    from conftest import authenticate
+
+    settings.REQUIRE_VERIFIED_EMAIL = False  # the strongest position for the registrant: logged in
+    attacker_password = "attacker-pass-77"
+    registered = api_client.post(
+        "/api/v1/auth/register", {"email": "ada@example.com", "password": attacker_password}, format="json"
+    )
+    assert registered.status_code == 201
+    held = User.objects.get(email="ada@example.com")
+    tokens = api_client.post(
+        "/api/v1/auth/login", {"email": "ada@example.com", "password": attacker_password}, format="json"
+    ).json()
+    assert authenticate(api_client, held).post("/api/v1/auth/pin", {"pin": "2468"}, format="json").status_code == 200
+    api_client.credentials()
+    key = api_key_create(user=held, name="mine", scopes=["read"])
+    CallbackEndpoint.objects.create(user=held, url="https://attacker.example/cb", events=["purchase.failed"],
+                                    secret_encrypted="x")
+
+    linked = _post(api_client, _token(signing_key))
+    assert linked.status_code == 200, linked.content
+
+    settings.REQUIRE_VERIFIED_EMAIL = True
+    login = api_client.post(
+        "/api/v1/auth/login", {"email": "ada@example.com", "password": attacker_password}, format="json"
+    )
+    assert login.status_code == 401
+    assert login.json()["error_code"] == "INVALID_CREDENTIALS"
+    refreshed = api_client.post("/api/v1/auth/refresh", {"refresh": tokens["refresh"]}, format="json")
+    assert refreshed.status_code == 401
+    assert refreshed.json()["error_code"] == "TOKEN_INVALID"
+    held.refresh_from_db()
+    assert held.google_sub == "google-sub-1" and held.email_verified
+    assert not held.has_usable_password() and not held.pin_set
+    assert APIKey.objects.get(pk=key.api_key.pk).revoked_at is not None
+    assert not CallbackEndpoint.objects.filter(user=held, deleted_at__isnull=True).exists()
+    link = AuditLog.objects.get(action="user.google_link", target_id=str(held.pk))
+    assert link.changes["unverified_holder_voided"] == [None, True]
+    # The owner, now in via Google, can set a password of their own by the reset e-mail.
+    assert api_client.post("/api/v1/auth/google", {"id_token": _token(signing_key)}, format="json").status_code == 200
+
+
+def test_linking_a_verified_account_keeps_its_password(api_client, signing_key):
+    from accounts.tests.factories import PASSWORD
+
+    existing = UserFactory(email="ada@example.com")
+    assert _post(api_client, _token(signing_key)).status_code == 200
+    existing.refresh_from_db()
+    assert existing.check_password(PASSWORD) and existing.pin_set
