@@ -163,6 +163,7 @@ def test_a_dispute_refund_calls_back_purchase_refunded_once(reseller, receiver, 
     dispute = disputes.dispute_open(user=reseller, reference=reference, reason="not received",
                                     actor=Actor.for_user(reseller))
     staff = Actor.for_user(UserFactory(is_staff=True, is_superuser=True))
-    disputes.dispute_resolve(staff=staff, dispute_id=dispute.pk, outcome="refund", reason="provider confirmed failure")
+    disputes.dispute_resolve(staff=staff, dispute_id=dispute.pk, outcome="refund", reason="provider confirmed failure",
+                                may_refund=True)
     assert len(receiver.requests) == 1
     _refunded_callback(receiver, reference, secret, clock)
