@@ -86,7 +86,7 @@ def test_worker_dies_at_a_fault_point_and_recovers(point, purchase, fake, vtu_cl
     purchase.refresh_from_db()
     assert purchase.status == "processing"  # nothing recorded after the death
     recover(vtu_clock)
-    states = assert_recovered(fake.chaos_seed, fake, [purchase])
+    states = assert_recovered(fake.chaos_seed, fake, [purchase], scenario=f"worker killed: {point}")
     expected = "failed" if point == "before_provider_call" else "successful"  # never sent -> 015 -> refund
     assert states == {expected: 1}
 
@@ -101,14 +101,14 @@ def test_worker_sigkilled_while_its_request_is_open(purchase, fake, vtu_clock): 
     os.kill(worker.pid, signal.SIGKILL)
     assert worker.wait(timeout=30) == -signal.SIGKILL
     recover(vtu_clock)
-    assert assert_recovered(fake.chaos_seed, fake, [purchase]) == {"successful": 1}
+    assert assert_recovered(fake.chaos_seed, fake, [purchase], scenario="worker killed: request open") == {"successful": 1}
 
 
 def test_web_process_dies_after_the_hold(purchase, fake, vtu_clock):  # noqa: F811
     """Committed with its hold, never dispatched: the sweeper's outbox re-dispatch sends it."""
     assert purchase.status == "pending" and fake.pays == 0
     recover(vtu_clock)
-    assert assert_recovered(fake.chaos_seed, fake, [purchase]) == {"successful": 1}
+    assert assert_recovered(fake.chaos_seed, fake, [purchase], scenario="web killed: after the hold") == {"successful": 1}
     assert fake.pays == 1
 
 
@@ -174,5 +174,6 @@ def test_database_connection_dropped_in_the_worker_then_recovered(purchase, fake
     monkeypatch.setattr(faults, "hit", real_hit)
     assert fake.deliveries_by_phone["08031234567"] == 1
     recover(vtu_clock)
-    assert assert_recovered(fake.chaos_seed, fake, [purchase]) == {"successful": 1}
+    assert assert_recovered(fake.chaos_seed, fake, [purchase], scenario="connection dropped: worker") == {
+        "successful": 1}
     assert fake.deliveries_by_phone["08031234567"] == 1
