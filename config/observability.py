@@ -3,7 +3,9 @@
 - `metrics_view`: Prometheus text format. Counters and histograms come from config.metrics
   (in every gunicorn and Celery process); with PROMETHEUS_MULTIPROC_DIR set, every process
   writes its samples to files there and the scrape aggregates them (prometheus-client's
-  multiprocess mode), so one scrape of any web worker shows the whole fleet on that host.
+  multiprocess mode), so one scrape of any web worker shows the whole fleet on that host;
+  containers sharing one volume each write to their own subdirectory of
+  PROMETHEUS_MULTIPROC_ROOT and the scrape reads them all (`multiprocess_files`).
   Gauges derived from the database (open purchases, the oldest one waiting for a requery,
   the last ledger check, Celery queue depth, provider float) are computed at scrape time by
   `StateCollector`, with cheap indexed queries, so they are never stale or per-process.
@@ -19,6 +21,7 @@
 
 from __future__ import annotations
 
+import glob
 import hmac
 import os
 import time
@@ -74,16 +77,42 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
 
 def exposition() -> bytes:
     """Process (or multiprocess) samples, then the database-derived gauges."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        process_registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(process_registry)
-    else:
+    files = multiprocess_files()
+    if files is None:
         process_registry = REGISTRY
+    else:
+        process_registry = CollectorRegistry(auto_describe=False)
+        process_registry.register(_FilesCollector(files))
     state_registry = CollectorRegistry(auto_describe=False)
     state_registry.register(StateCollector())
     return generate_latest(process_registry) + generate_latest(state_registry)
+
+
+def multiprocess_files() -> list[str] | None:
+    """The sample files of every process on this host, or None outside multiprocess mode.
+
+    PROMETHEUS_MULTIPROC_ROOT: one subdirectory per container (`<role>-<hostname>`, made and
+    emptied by docker/entrypoint.sh), because process ids repeat across containers and two
+    containers writing `counter_7.db` into one directory would overwrite each other.
+    PROMETHEUS_MULTIPROC_DIR alone: one directory for one host's processes (unique pids)."""
+    root = os.environ.get("PROMETHEUS_MULTIPROC_ROOT")
+    if root:
+        return sorted(glob.glob(os.path.join(root, "*", "*.db")))
+    single = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return sorted(glob.glob(os.path.join(single, "*.db"))) if single else None
+
+
+class _FilesCollector(Collector):
+    """prometheus-client's multiprocess merge over an explicit list of files (its own
+    collector reads a single directory)."""
+
+    def __init__(self, files: list[str]) -> None:
+        self.files = files
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        return iter(MultiProcessCollector.merge(self.files, accumulate=True))
 
 
 # --- HTTP -------------------------------------------------------------------------------------------
