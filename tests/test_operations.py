@@ -1,4 +1,5 @@
-"""Operations scripts: scripts/smoke against a live server (moves no money), and
+"""Operations scripts: `manage.py seed_smoke_account` (the production smoke account, DEBUG
+off) and scripts/smoke logging in with it against a live server (moves no money), and
 scripts/backup + scripts/restore into an empty database that then passes the ledger check."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.db import connection
 from vtu.tests.conftest import _no_catalogue_cache, price_rules, reseed_catalogue, world  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parents[1]
+SMOKE_PASSWORD = "smoke-Pass-8213-xq"
 
 
 def _dsn(name: str) -> str:
@@ -22,9 +24,21 @@ def _dsn(name: str) -> str:
     return f"postgres://{settings['USER']}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{name}"
 
 
+def _seed_smoke(email: str, **env: str):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, val in env.items():
+            patch.setenv(name, val)
+        call_command("seed_smoke_account", "--email", email, "--no-input", stdout=out)
+    return out.getvalue()
+
+
 @pytest.mark.django_db(transaction=True)
-def test_smoke_checks_a_live_server_without_moving_money(live_server, world):  # noqa: F811
-    from accounts.tests.factories import PASSWORD, UserFactory
+def test_smoke_checks_a_live_server_without_moving_money(live_server, world, settings):  # noqa: F811
     from vtu.models import DataPlan, Network, ProviderPlan, Purchase, Route
     from wallets.models import Journal
 
@@ -33,11 +47,13 @@ def test_smoke_checks_a_live_server_without_moving_money(live_server, world):  #
     Route.objects.create(network=Network.objects.get(code="MTN"), product="data", provider="alpha", priority=1)
     ProviderPlan.objects.create(provider="alpha", plan=DataPlan.objects.get(code="MTN_1GB_30D"),
                                 provider_plan_id="A-1", cost_kobo=26_000)
-    user = UserFactory(email="smoke@example.com")
+    settings.DEBUG = False
+    _seed_smoke("prod-smoke@example.com", SMOKE_PASSWORD=SMOKE_PASSWORD)  # as in production (runbook)
     journals = Journal.objects.count()
     result = subprocess.run(
-        [str(ROOT / "scripts" / "smoke"), "--base-url", live_server.url, "--email", user.email, "--password", PASSWORD],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        [str(ROOT / "scripts" / "smoke"), "--base-url", live_server.url, "--email", "prod-smoke@example.com"],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "SMOKE_PASSWORD": SMOKE_PASSWORD},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all checks passed" in result.stdout
@@ -46,10 +62,66 @@ def test_smoke_checks_a_live_server_without_moving_money(live_server, world):  #
     assert Journal.objects.count() == journals and not Purchase.objects.exists()  # nothing moved
 
     wrong = subprocess.run(
-        [str(ROOT / "scripts" / "smoke"), "--base-url", live_server.url, "--email", user.email, "--password", "nope"],
+        [str(ROOT / "scripts" / "smoke"), "--base-url", live_server.url, "--email", "prod-smoke@example.com",
+         "--password", "nope"],
         capture_output=True, text=True, timeout=120,
     )
     assert wrong.returncode == 1 and "FAIL POST /api/v1/auth/login" in wrong.stdout
+
+
+@pytest.mark.django_db
+def test_seed_smoke_account_is_idempotent_needs_debug_off_only_and_never_shows_the_password(settings, caplog):
+    from accounts.models import User
+    from audit.models import AuditLog
+    from wallets.models import LedgerAccount
+
+    settings.DEBUG = False
+    first = _seed_smoke("Prod-Smoke@Example.com", SMOKE_PASSWORD=SMOKE_PASSWORD)
+    user = User.objects.get(email="prod-smoke@example.com")
+    assert "created" in first and SMOKE_PASSWORD not in first
+    assert (user.email_verified, user.is_active, user.kyc_tier, user.role, user.is_staff, user.pin_set) == (
+        True, True, 0, "customer", False, False)
+    assert user.check_password(SMOKE_PASSWORD)
+    wallet = LedgerAccount.objects.get(user=user, kind="customer")
+    assert (wallet.balance_kobo, wallet.held_kobo) == (0, 0)
+
+    User.objects.filter(pk=user.pk).update(suspended_at=user.date_joined, pin_hash="x" * 64)  # drifted since
+    second = _seed_smoke("prod-smoke@example.com", SMOKE_PASSWORD=SMOKE_PASSWORD + "-rotated")
+    assert "already there" in second
+    user.refresh_from_db()
+    assert User.objects.filter(email__iexact="prod-smoke@example.com").count() == 1
+    assert user.check_password(SMOKE_PASSWORD + "-rotated") and not user.is_suspended and not user.pin_set
+    assert LedgerAccount.objects.filter(user=user).count() == 1
+    assert set(AuditLog.objects.filter(target_id=str(user.pk)).values_list("action", flat=True)) == {
+        "user.register", "user.update"}
+    assert SMOKE_PASSWORD not in caplog.text and SMOKE_PASSWORD not in str(list(AuditLog.objects.values()))
+
+
+@pytest.mark.django_db
+def test_seed_smoke_account_refuses_real_accounts_weak_passwords_and_no_password(settings, monkeypatch):
+    from django.core.management.base import CommandError
+
+    from accounts.tests.factories import UserFactory
+    from wallets.tests.factories import fund_wallet
+
+    settings.DEBUG = False
+    staff, reseller = UserFactory(is_staff=True), UserFactory(role="reseller")
+    funded, verified = UserFactory(), UserFactory(kyc_tier=1)
+    fund_wallet(funded, 100)
+    for user, why in ((staff, "staff or reseller"), (reseller, "staff or reseller"), (funded, "holds money"),
+                      (verified, "KYC tier 1")):
+        with pytest.raises(CommandError, match=why):
+            _seed_smoke(user.email, SMOKE_PASSWORD=SMOKE_PASSWORD)
+        user.refresh_from_db()
+        assert not user.check_password(SMOKE_PASSWORD)
+    with pytest.raises(CommandError, match="password was refused"):
+        _seed_smoke("new-smoke@example.com", SMOKE_PASSWORD="12345678")
+    monkeypatch.delenv("SMOKE_PASSWORD", raising=False)
+    with pytest.raises(CommandError, match="Set SMOKE_PASSWORD"):
+        _seed_smoke("new-smoke@example.com")
+    from accounts.models import User
+
+    assert not User.objects.filter(email="new-smoke@example.com").exists()
 
 
 @pytest.mark.django_db(transaction=True)
