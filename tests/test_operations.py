@@ -19,9 +19,30 @@ ROOT = Path(__file__).resolve().parents[1]
 SMOKE_PASSWORD = "smoke-Pass-8213-xq"
 
 
-def _dsn(name: str) -> str:
+def _dsn(name: str, password: str = "") -> str:
     settings = connection.settings_dict
-    return f"postgres://{settings['USER']}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{name}"
+    user = f"{settings['USER']}:{password}" if password else settings["USER"]
+    return f"postgres://{user}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{name}"
+
+
+PG_PASSWORD = "pw-visible-in-ps-9271"  # the test server trusts loopback, so any password works
+SHIM = """#!/bin/sh
+printf '%s argv=%s PGPASSWORD=%s\n' "$(basename "$0")" "$*" "${PGPASSWORD:-}" >> "$SHIM_LOG"
+exec __REAL__ "$@"
+"""
+
+
+def _pg_shims(bin_dir: Path) -> Path:
+    """pg_dump, psql and pg_restore wrappers that log their argv and PGPASSWORD, then run the
+    real tool: the proof that the password travels in the environment, not on the command line."""
+    import shutil
+
+    bin_dir.mkdir()
+    for tool in ("pg_dump", "psql", "pg_restore"):
+        shim = bin_dir / tool
+        shim.write_text(SHIM.replace("__REAL__", shutil.which(tool)))
+        shim.chmod(0o755)
+    return bin_dir / "calls.log"
 
 
 def _seed_smoke(email: str, **env: str):
@@ -67,6 +88,20 @@ def test_smoke_checks_a_live_server_without_moving_money(live_server, world, set
         capture_output=True, text=True, timeout=120,
     )
     assert wrong.returncode == 1 and "FAIL POST /api/v1/auth/login" in wrong.stdout
+
+
+def test_pg_env_turns_a_url_into_libpq_variables_without_argv():
+    url = "postgresql://u%40x:p%20w'q@%2Fvar%2Frun%2Fpostgresql:6432/my%20db?sslmode=require"
+    done = subprocess.run(["python3", str(ROOT / "scripts" / "pg_env.py")], env={**os.environ, "PG_URL": url},
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    shell = subprocess.run(["bash", "-c", done.stdout + 'printf "%s|" "$PGHOST" "$PGPORT" "$PGUSER" "$PGPASSWORD" '
+                            '"$PGDATABASE" "$PGSSLMODE"'], capture_output=True, text=True, timeout=30)
+    assert shell.stdout == "/var/run/postgresql|6432|u@x|p w'q|my db|require|"
+    for bad in ("mysql://root@db/x", "postgres://u@h/db?sslmode=require&weird=1"):
+        refused = subprocess.run(["python3", str(ROOT / "scripts" / "pg_env.py")], env={**os.environ, "PG_URL": bad},
+                                 capture_output=True, text=True, timeout=30)
+        assert refused.returncode == 2 and not refused.stdout
 
 
 @pytest.mark.django_db
@@ -137,7 +172,10 @@ def test_backup_restores_into_an_empty_database_and_passes_the_ledger_check(tmp_
                     idempotency_key="backup-test", limits=limits_for_tier(2))
     journals = Journal.objects.count()
     dump = tmp_path / "vtu.dump"
-    env = {**os.environ, "DATABASE_URL": _dsn(connection.settings_dict["NAME"])}
+    calls = _pg_shims(tmp_path / "bin")
+    path = f"{tmp_path / 'bin'}:{os.environ['PATH']}"
+    env = {**os.environ, "DATABASE_URL": _dsn(connection.settings_dict["NAME"], PG_PASSWORD), "PATH": path,
+           "SHIM_LOG": str(calls)}
     backup = subprocess.run([str(ROOT / "scripts" / "backup"), str(dump)], capture_output=True, text=True,
                             timeout=300, env=env)
     assert backup.returncode == 0, backup.stderr
@@ -147,18 +185,25 @@ def test_backup_restores_into_an_empty_database_and_passes_the_ledger_check(tmp_
     with psycopg.connect(_dsn("postgres"), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{target}"')
     try:
-        restore_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test", "PYTHON": str(ROOT / ".venv/bin/python")}
-        restore = subprocess.run([str(ROOT / "scripts" / "restore"), str(dump), _dsn(target)], capture_output=True,
+        restore_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test", "PATH": path,
+                       "SHIM_LOG": str(calls), "PYTHON": str(ROOT / ".venv/bin/python"),
+                       "TARGET_DATABASE_URL": _dsn(target, PG_PASSWORD)}
+        restore = subprocess.run([str(ROOT / "scripts" / "restore"), str(dump)], capture_output=True,
                                  text=True, timeout=600, env=restore_env)
         assert restore.returncode == 0, restore.stdout + restore.stderr
-        assert "ledger check passed" in restore.stdout
+        assert "ledger check passed" in restore.stdout and PG_PASSWORD not in restore.stdout + restore.stderr
         with psycopg.connect(_dsn(target)) as restored:
             assert restored.execute("SELECT count(*) FROM wallets_journal").fetchone()[0] == journals
             assert restored.execute(
                 "SELECT ok FROM wallets_ledgercheck ORDER BY id DESC LIMIT 1").fetchone()[0] is True
-        again = subprocess.run([str(ROOT / "scripts" / "restore"), str(dump), _dsn(target)], capture_output=True,
+        again = subprocess.run([str(ROOT / "scripts" / "restore"), str(dump), _dsn(target, PG_PASSWORD)], capture_output=True,
                                text=True, timeout=120, env=restore_env)
         assert again.returncode == 2 and "only into an empty database" in again.stderr
+        logged = calls.read_text().splitlines()
+        assert {line.split()[0] for line in logged} == {"pg_dump", "psql", "pg_restore"}
+        for line in logged:  # every tool got the password, none on its command line
+            argv, password = line.split(" PGPASSWORD=")
+            assert PG_PASSWORD not in argv and password == PG_PASSWORD, line
     finally:
         with psycopg.connect(_dsn("postgres"), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
