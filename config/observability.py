@@ -10,8 +10,9 @@
   the last ledger check, Celery queue depth, provider float) are computed at scrape time by
   `StateCollector`, with cheap indexed queries, so they are never stale or per-process.
 - Access: a `Authorization: Bearer <METRICS_TOKEN>` header, or a client address in
-  METRICS_ALLOWED_IPS (default loopback only). Anything else is 404, as if there were no
-  such page (no hint for a scanner).
+  METRICS_ALLOWED_IPS (default loopback only; not applied to a request that came through a
+  proxy while NUM_PROXIES is 0). Anything else is 404, as if there were no such page (no hint
+  for a scanner).
 - `HttpMetricsMiddleware`: requests, latency and status per route *name* (never the raw path,
   which carries references and would make the label set unbounded).
 - `connect_celery_signals()`: task failures and retries by task name.
@@ -62,7 +63,20 @@ def metrics_allowed(request: HttpRequest) -> bool:
     bearer = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
     if token and bearer and hmac.compare_digest(bearer.encode(), token.encode()):
         return True
+    if _proxied_without_trust(request):
+        return False
     return request_context.client_ip(request) in set(settings.METRICS_ALLOWED_IPS)
+
+
+FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
+def _proxied_without_trust(request: HttpRequest) -> bool:
+    """A request relayed by a proxy while NUM_PROXIES is 0: REMOTE_ADDR is the proxy (often
+    127.0.0.1 on the same host), not the client, so the address allow-list would let the whole
+    internet in. Only the token is accepted then."""
+    proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0
+    return not proxies and any(request.META.get(header) for header in FORWARDING_HEADERS)
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
