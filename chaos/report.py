@@ -31,6 +31,20 @@ def test_outcome(nodeid: str, outcome: str) -> None:
         _tests[nodeid] = outcome
 
 
+def _machine() -> dict[str, Any]:
+    def first(path: str, prefix: str) -> str:
+        try:
+            lines = Path(path).read_text().splitlines()
+        except OSError:
+            return ""
+        return next((line.split(":", 1)[1].strip() for line in lines if line.startswith(prefix)), "")
+
+    memory_kb = first("/proc/meminfo", "MemTotal").split(" ")[0]
+    return {"nproc": os.cpu_count(), "cpu": first("/proc/cpuinfo", "model name") or platform.processor(),
+            "memory_gb": round(int(memory_kb) / 1024 / 1024, 1) if memory_kb.isdigit() else None,
+            "python": platform.python_version(), "kernel": platform.release()}
+
+
 def path() -> Path:
     return Path(os.environ.get("CHAOS_REPORT") or DEFAULT_PATH)
 
@@ -41,7 +55,7 @@ def write(*, long: bool) -> Path | None:
         return None
     summary = {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"), "mode": "long" if long else "short",
-        "machine": {"nproc": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release()},
+        "machine": _machine(),
         "tests": dict(sorted(_tests.items())),
         "passed": all(outcome == "passed" for outcome in _tests.values()),
         "scenarios": _scenarios,
