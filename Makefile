@@ -32,6 +32,7 @@ test: $(VENV)/.installed-dev
 ## wrk; writes docs/PERFORMANCE.md. BENCH_ARGS="--duration 5 --rounds 1" for a quick look.
 bench: $(VENV)/.installed-dev
 	$(BIN)/python scripts/check_services.py
+	./scripts/ensure_wrk
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 ## make chaos: the long fault-injection run (seeded; CHAOS_SEED=<n> replays one). The short one is in make test.
