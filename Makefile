@@ -32,12 +32,15 @@ test: $(VENV)/.installed-dev
 ## wrk; writes docs/PERFORMANCE.md. BENCH_ARGS="--duration 5 --rounds 1" for a quick look.
 bench: $(VENV)/.installed-dev
 	$(BIN)/python scripts/check_services.py
+	./scripts/ensure_wrk
 	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 ## make chaos: the long fault-injection run (seeded; CHAOS_SEED=<n> replays one). The short one is in make test.
+## Its summary (bench/results/chaos.json) is rendered into docs/PERFORMANCE.md whatever the outcome.
 chaos: $(VENV)/.installed-dev
 	$(BIN)/python scripts/check_services.py
-	CHAOS_LONG=1 $(BIN)/python -m pytest -m chaos -q $(PYTEST_ARGS) tests/chaos vtu/tests/test_crash.py
+	CHAOS_LONG=1 $(BIN)/python -m pytest -m chaos -q $(PYTEST_ARGS) tests/chaos vtu/tests/test_crash.py; \
+	status=$$?; $(BIN)/python bench/chaos_report.py; exit $$status
 
 ## make hostile: the long schemathesis and webhook fuzz (the short one is in make test)
 hostile: $(VENV)/.installed-dev

@@ -13,7 +13,8 @@
 - `print_report()` / `save_report()`.
 
 Every money benchmark ends with `wallets.invariants.ledger_findings()` on the database it
-loaded: a fast number with a broken ledger is a failure.
+loaded, and `alternate()` runs the same check after every round (`check_invariants`, saved as
+`invariants_per_round`): a fast number with a broken ledger is a failure.
 """
 
 from __future__ import annotations
@@ -314,7 +315,8 @@ Run = Callable[[], WrkResult]
 
 def alternate(config: BenchConfig, runs: dict[str, Run], *, between: Callable[[str], None] | None = None) -> dict[str, Summary]:
     """Run every labelled run once per round, in order (bare and real interleaved), `rounds`
-    times; `between(label)` runs after each (e.g. a per-run accounting check)."""
+    times; `between(label)` runs after each (e.g. a per-run accounting check). After each
+    round the ledger invariants are checked (`check_invariants`), between timed runs."""
     summaries = {label: Summary(label) for label in runs}
     for round_number in range(1, config.rounds + 1):
         for label, run in runs.items():
@@ -327,7 +329,30 @@ def alternate(config: BenchConfig, runs: dict[str, Run], *, between: Callable[[s
             )
             if between is not None:
                 between(label)
+        check_invariants(f"round {round_number}")
     return summaries
+
+
+# The ledger invariants after each round of this process's runs; save_report adds them to the
+# report. Each rule of wallets.invariants is one statement (one snapshot), so a check is valid
+# while Celery workers are still posting; it runs between timed runs, never during one.
+ROUND_INVARIANTS: list[dict[str, Any]] = []
+
+
+def check_invariants(after: str) -> list[str]:
+    """Run the ledger check now (Django must be set up in this process); record and print it.
+    Returns the finding codes (empty: all hold)."""
+    from django.apps import apps
+
+    if not apps.ready:
+        return []
+    from wallets.invariants import ledger_findings
+
+    started = time.perf_counter()
+    codes = sorted({finding.code for finding in ledger_findings()})
+    ROUND_INVARIANTS.append({"after": after, "findings": codes, "seconds": round(time.perf_counter() - started, 2)})
+    print(f"  ledger invariants after {after}: {', '.join(codes) if codes else 'all hold'}", flush=True)
+    return codes
 
 
 def bare_requests(credentials: list[dict[str, str]], *, amount: int = 1) -> list[dict[str, Any]]:
@@ -360,6 +385,7 @@ def print_report(title: str, summaries: dict[str, Summary], ratios: list[tuple[s
 
 
 def save_report(name: str, payload: dict[str, Any]) -> Path:
+    payload.setdefault("invariants_per_round", list(ROUND_INVARIANTS))
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(payload, indent=2, default=str))

@@ -205,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             scaled.append(pair)
             print(f"  scaled round: {sum(r.ok_per_s for r in pair):.1f} ok/s "
                   f"({' + '.join(f'{r.ok_per_s:.1f}' for r in pair)}), non-2xx {sum(r.non2xx for r in pair)}", flush=True)
+            harness.check_invariants(f"scaled round {len(scaled)}")
         quiet_2 = wait_quiet()
     findings_2 = ledger_findings()
     problems_2 = accounting() + ([f"not drained: {quiet_2}"] if any(quiet_2.values()) else [])
@@ -216,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     results["phase2"] = {
         "ok_per_s_median": round(statistics.median(totals), 1),
         "p50_ms_median": round(statistics.median(statistics.mean(r.p50_ms for r in pair) for pair in scaled), 2),
+        # The slower of the two instances per round (p95, p99), median over the rounds.
+        "p95_ms_median": round(statistics.median(max(r.p95_ms for r in pair) for pair in scaled), 2),
         "p99_ms_median": round(statistics.median(max(r.p99_ms for r in pair) for pair in scaled), 2),
         "failures": sum(r.non2xx + r.socket_errors for pair in scaled for r in pair),
         "drained": quiet_2, "accounting": problems_2, "findings": [f.as_dict() for f in findings_2],

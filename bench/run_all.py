@@ -5,13 +5,17 @@ passed to every scenario (e.g. `--duration 5 --rounds 1` for a quick look).
 
 While a scenario runs, a sampler reads /proc every half second for the gunicorn and Celery
 processes this run started (descendants of this process) and keeps each one's peak resident
-memory: the report gives the largest web and the largest worker process per scenario.
-Where a scenario misses a target, its profile (bench/purchases_profile.py for purchases)
-is run and its top lines go into the report: where the time goes, not just the number.
+memory: the report lists every web and worker process's peak. Where a scenario misses a
+target, its profile (PROFILES: bench/transfers_profile.py, bench/webhooks_profile.py,
+bench/purchases_profile.py) is run and its top lines go into the report: where the time
+goes, not just the number. The mixed workload has no target of its own, so no profile.
 
-Exit status: non-zero if any scenario missed a target, saw a failure or left a ledger finding.
-Only the block between the `bench:begin` / `bench:end` markers of docs/PERFORMANCE.md is
-rewritten; the prose around it is kept.
+When a scenario crashes or saves no result, its section is not replaced by an empty one: the
+previous figures stay, under a line saying that this run crashed and which run they are from.
+
+Exit status: non-zero if any scenario missed a target, saw a failure or left a ledger finding
+(after any round or at the end). Only the block between the `bench:begin` / `bench:end`
+markers of docs/PERFORMANCE.md is rewritten; the prose around it is kept.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import threading
@@ -42,8 +47,14 @@ SCENARIOS = [
     ("bench.purchases", "purchases"),
     ("bench.mixed", "mixed"),
 ]
-PROFILES = {"purchases": [["bench/purchases_profile.py", "--requests", "200", "--top", "25"],
-                          ["bench/purchases_profile.py", "--worker", "--requests", "100", "--top", "25"]]}
+# Run after a scenario that did not pass (and saved a result), on the database it left behind.
+PROFILES = {
+    "transfers": [["bench/transfers_profile.py", "--auth", "apikey", "--requests", "200", "--top", "20"],
+                  ["bench/transfers_profile.py", "--auth", "jwt", "--requests", "200", "--top", "20"]],
+    "webhooks": [["bench/webhooks_profile.py", "--requests", "300", "--top", "25"]],
+    "purchases": [["bench/purchases_profile.py", "--requests", "200", "--top", "25"],
+                  ["bench/purchases_profile.py", "--worker", "--requests", "100", "--top", "25"]],
+}
 
 
 # --- peak memory per process ---------------------------------------------------------------------
@@ -55,9 +66,12 @@ class Peaks:
     worker_kb: dict[int, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"web_processes": len(self.web_kb), "web_peak_mb": round(max(self.web_kb.values(), default=0) / 1024, 1),
-                "worker_processes": len(self.worker_kb),
-                "worker_peak_mb": round(max(self.worker_kb.values(), default=0) / 1024, 1)}
+        """Every process's peak (MB, largest first), and the largest of each role."""
+        web = sorted((round(kb / 1024, 1) for kb in self.web_kb.values()), reverse=True)
+        workers = sorted((round(kb / 1024, 1) for kb in self.worker_kb.values()), reverse=True)
+        return {"web_processes": len(web), "web_peak_mb": web[0] if web else 0.0, "web_mb": web,
+                "worker_processes": len(workers), "worker_peak_mb": workers[0] if workers else 0.0,
+                "worker_mb": workers}
 
 
 def _proc(pid: str, name: str) -> str:
@@ -116,7 +130,9 @@ def latest_result(name: str, since: float) -> dict | None:
 def run_profile(name: str) -> str:
     chunks = []
     for command in PROFILES.get(name, []):
-        done = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True, timeout=900)
+        # Request log lines go to stdout too and would push the profile out of the excerpt.
+        env = {**os.environ, "LOG_LEVEL": "ERROR"}
+        done = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
         chunks.append(f"$ {' '.join(command)}\n" + "\n".join(done.stdout.splitlines()[:45]))
     return "\n\n".join(chunks)
 
@@ -160,6 +176,8 @@ def main(argv: list[str]) -> int:
         status = subprocess.run([sys.executable, "-m", module, *passthrough], cwd=ROOT).returncode
         peaks = sampler.stop()
         result = latest_result(name, since)
+        if result is not None and any(check["findings"] for check in result.get("invariants_per_round", [])):
+            status = status or 1  # a ledger finding after any round fails the scenario
         profile = run_profile(name) if status != 0 and result is not None else ""
         outcomes.append({"name": name, "status": status, "result": result, "memory": peaks.as_dict(), "profile": profile})
         print(f"  peak memory: {peaks.as_dict()}", flush=True)
@@ -216,7 +234,8 @@ def _extras(name: str, result: dict) -> list[str]:
     if name == "mixed" and "phase2" in result:
         p = result["phase2"]
         lines.append(f"- scaled out (2 gunicorn x 1 worker, 2 Celery worker processes, one database and Redis): "
-                     f"median {p['ok_per_s_median']} ok req/s, p50 {p['p50_ms_median']} ms, p99 {p['p99_ms_median']} ms, "
+                     f"median {p['ok_per_s_median']} ok req/s, p50 {p['p50_ms_median']} ms, "
+                     f"p95 {p.get('p95_ms_median', '?')} ms, p99 {p['p99_ms_median']} ms, "
                      f"{p['failures']} failures; drained {p['drained']}; accounting {p['accounting'] or 'ok'}; "
                      f"invariants {'all hold' if not p['findings'] else p['findings']}")
         lines.append(f"- mix (weights): {', '.join(f'{k} {v}' for k, v in result.get('mix', {}).items())}")
@@ -224,7 +243,49 @@ def _extras(name: str, result: dict) -> list[str]:
     lines.append(f"- accounting after the load: {accounting if accounting else 'ok'}")
     findings = result.get("findings", [])
     lines.append(f"- ledger invariants after the load: {'all hold' if not findings else f'{len(findings)} finding(s): ' + ', '.join(sorted({f['code'] for f in findings}))}")
+    rounds = result.get("invariants_per_round", [])
+    if rounds:
+        broken = [f"{check['after']}: {', '.join(check['findings'])}" for check in rounds if check["findings"]]
+        lines.append(f"- ledger invariants after each of {len(rounds)} rounds: "
+                     + ("; ".join(broken) if broken else "all hold"))
     return lines
+
+
+def _memory_line(memory: dict) -> str:
+    def listed(values: list[float]) -> str:
+        return ", ".join(f"{mb}" for mb in values) if values else "none"
+
+    return (f"- peak memory (VmHWM) per process, MB: web [{listed(memory.get('web_mb', []))}] "
+            f"(largest {memory['web_peak_mb']}); worker [{listed(memory.get('worker_mb', []))}] "
+            f"(largest {memory['worker_peak_mb']})")
+
+
+def previous_sections(text: str) -> tuple[str, dict[str, str]]:
+    """The date of the block's run and each scenario's section ("### name ..." up to the next)."""
+    if BEGIN not in text or END not in text:
+        return "", {}
+    block = text[text.index(BEGIN) + len(BEGIN): text.index(END)]
+    date = re.search(r"Run of (.+?) by `make bench`", block)
+    sections = {}
+    for chunk in re.split(r"(?m)^(?=### )", block):
+        heading = re.match(r"### (\S+)", chunk)
+        if heading:
+            sections[heading.group(1)] = chunk.strip()
+    return (date.group(1) if date else ""), sections
+
+
+def carried_over(name: str, status: int, previous_date: str, previous: str | None) -> list[str]:
+    """A crashed scenario's section: the previous figures, marked, with the run they are from."""
+    heading = f"### {name} — **crashed in this run** (exit status {status}, no result saved; see the console output)"
+    body = previous.split("\n", 1)[1].strip() if previous and "\n" in previous else ""
+    earlier = re.match(r"_The figures below are from the run of (.+?), not this one\._", body)
+    if earlier:  # carried before: keep the original run's date, drop the old marker line
+        date, body = earlier.group(1), body[earlier.end():].strip()
+    else:
+        date = previous_date
+    if not body or body.startswith(("No result saved", "No earlier figures")):
+        return [heading, "", "No earlier figures for this scenario in this report.", ""]
+    return [heading, "", f"_The figures below are from the run of {date}, not this one._", "", body, ""]
 
 
 def write_report(outcomes: list[dict], started_at: str, passthrough: list[str]) -> None:
@@ -235,13 +296,13 @@ def write_report(outcomes: list[dict], started_at: str, passthrough: list[str]) 
            f"Redis {info['redis']}, Python {info['python']}, Linux {info['kernel']}. Load generator (wrk) on the same "
            "machine. ok req/s = 2xx answers per second, median of the alternating rounds; latencies in ms; ratio = "
            "to the same run's bare endpoint (HTTP + auth + one guarded UPDATE and one INSERT).", ""]
+    previous_date, previous = previous_sections(REPORT.read_text() if REPORT.exists() else "")
     for outcome in outcomes:
         result, name = outcome["result"], outcome["name"]
-        out.append(f"### {name} — {'passed' if outcome['status'] == 0 else '**did not pass**'}")
-        out.append("")
         if result is None:
-            out += ["No result saved (the scenario crashed; see the console output).", ""]
+            out += carried_over(name, outcome["status"], previous_date, previous.get(name))
             continue
+        out += [f"### {name} — {'passed' if outcome['status'] == 0 else '**did not pass**'}", ""]
         config = result.get("config", {})
         out.append(f"gunicorn {config.get('workers')} x {config.get('worker_class')}, wrk -c {config.get('connections')} "
                    f"-d {config.get('duration')}s x {config.get('rounds')} rounds.")
@@ -249,9 +310,7 @@ def write_report(outcomes: list[dict], started_at: str, passthrough: list[str]) 
         out += _rows(result)
         out.append("")
         out += _extras(name, result)
-        memory = outcome["memory"]
-        out.append(f"- peak memory (VmHWM): largest web process {memory['web_peak_mb']} MB of {memory['web_processes']}; "
-                   f"largest worker process {memory['worker_peak_mb']} MB of {memory['worker_processes']}")
+        out.append(_memory_line(outcome["memory"]))
         if outcome["profile"]:
             out += ["", "Where the time goes (profile run after the miss):", "", "```", outcome["profile"], "```"]
         out.append("")

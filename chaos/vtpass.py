@@ -5,8 +5,9 @@ over real sockets: `POST /pay` and `POST /requery` with `api-key` + `secret-key`
 answers `{"code", "response_description", "content": {"transactions": {"status",
 "transactionId", "total_amount"}}}`, 015 for an unknown request id.
 
-One `random.Random(seed)` picks each new order's fate from FATES (weights), so a seed
-replays the same run:
+One `random.Random(seed)` picks each new order's fate, so a seed replays the same run. With
+`cover=True` the first len(fates) new orders take every fate once (in a seeded order) and only
+the rest are drawn by weight, so even a short run exercises every fault:
 
     delivered        answered 000/delivered at once
     slow             delivered, answered after SLOW seconds (within the client's timeout)
@@ -20,7 +21,8 @@ replays the same run:
 
 `deliveries[request_id]` counts bundles that really reached the number per request id and
 `deliveries_by_phone` per number, so "no number received data twice for one purchase" is a
-count, not a belief. `callbacks()` returns the transaction-update callbacks VTpass would
+count, not a belief; `reversals[request_id]` records each delivery VTpass took back later
+(a reversal never lowers `deliveries`: the data did reach the number). `callbacks()` returns the transaction-update callbacks VTpass would
 send for settled and reversed orders (unsigned, as VTpass sends them), for the scenario to
 post duplicated and out of order.
 """
@@ -64,6 +66,8 @@ class VTpassFake:
     deliveries: Counter = field(default_factory=Counter)
     deliveries_by_phone: Counter = field(default_factory=Counter)
     fates_seen: Counter = field(default_factory=Counter)
+    reversals: Counter = field(default_factory=Counter)
+    cover: bool = False
     pays: int = 0
     requeries: int = 0
 
@@ -72,6 +76,8 @@ class VTpassFake:
         self.lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._sequence = 0
+        self._coverage = list(self.fates) if self.cover else []
+        self.random.shuffle(self._coverage)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -123,6 +129,7 @@ class VTpassFake:
             for order in self.orders.values():
                 if order.fate == "reversed_later" and order.status == "delivered":
                     order.status = "reversed"
+                    self.reversals[order.request_id] += 1
                     reversed_ids.append(order.request_id)
             return reversed_ids
 
@@ -151,7 +158,7 @@ class VTpassFake:
             request_id = str(body.get("request_id") or "")
             if request_id in self.orders:
                 return "duplicate", self.orders[request_id]
-            fate = self.random.choices(list(self.fates), weights=list(self.fates.values()))[0]
+            fate = self._next_fate()
             self.fates_seen[fate] += 1
             if fate == "error_lost":
                 return fate, None
@@ -166,6 +173,11 @@ class VTpassFake:
             else:
                 order.status = "pending"
             return fate, order
+
+    def _next_fate(self) -> str:
+        if self._coverage:
+            return self._coverage.pop()
+        return self.random.choices(list(self.fates), weights=list(self.fates.values()))[0]
 
     @staticmethod
     def answer(order: Order, code: str = "000") -> dict[str, Any]:

@@ -3,13 +3,16 @@
 - `metrics_view`: Prometheus text format. Counters and histograms come from config.metrics
   (in every gunicorn and Celery process); with PROMETHEUS_MULTIPROC_DIR set, every process
   writes its samples to files there and the scrape aggregates them (prometheus-client's
-  multiprocess mode), so one scrape of any web worker shows the whole fleet on that host.
+  multiprocess mode), so one scrape of any web worker shows the whole fleet on that host;
+  containers sharing one volume each write to their own subdirectory of
+  PROMETHEUS_MULTIPROC_ROOT and the scrape reads them all (`multiprocess_files`).
   Gauges derived from the database (open purchases, the oldest one waiting for a requery,
   the last ledger check, Celery queue depth, provider float) are computed at scrape time by
   `StateCollector`, with cheap indexed queries, so they are never stale or per-process.
 - Access: a `Authorization: Bearer <METRICS_TOKEN>` header, or a client address in
-  METRICS_ALLOWED_IPS (default loopback only). Anything else is 404, as if there were no
-  such page (no hint for a scanner).
+  METRICS_ALLOWED_IPS (default loopback only; not applied to a request that came through a
+  proxy while NUM_PROXIES is 0). Anything else is 404, as if there were no such page (no hint
+  for a scanner).
 - `HttpMetricsMiddleware`: requests, latency and status per route *name* (never the raw path,
   which carries references and would make the label set unbounded).
 - `connect_celery_signals()`: task failures and retries by task name.
@@ -19,6 +22,7 @@
 
 from __future__ import annotations
 
+import glob
 import hmac
 import os
 import time
@@ -61,7 +65,20 @@ def metrics_allowed(request: HttpRequest) -> bool:
     bearer = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
     if token and bearer and hmac.compare_digest(bearer.encode(), token.encode()):
         return True
+    if _proxied_without_trust(request):
+        return False
     return request_context.client_ip(request) in set(settings.METRICS_ALLOWED_IPS)
+
+
+FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
+def _proxied_without_trust(request: HttpRequest) -> bool:
+    """A request relayed by a proxy while NUM_PROXIES is 0: REMOTE_ADDR is the proxy (often
+    127.0.0.1 on the same host), not the client, so the address allow-list would let the whole
+    internet in. Only the token is accepted then."""
+    proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0
+    return not proxies and any(request.META.get(header) for header in FORWARDING_HEADERS)
 
 
 @csrf_exempt  # a POST meets the 405 in the envelope, not an HTML CSRF page
@@ -77,16 +94,42 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
 
 def exposition() -> bytes:
     """Process (or multiprocess) samples, then the database-derived gauges."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        process_registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(process_registry)
-    else:
+    files = multiprocess_files()
+    if files is None:
         process_registry = REGISTRY
+    else:
+        process_registry = CollectorRegistry(auto_describe=False)
+        process_registry.register(_FilesCollector(files))
     state_registry = CollectorRegistry(auto_describe=False)
     state_registry.register(StateCollector())
     return generate_latest(process_registry) + generate_latest(state_registry)
+
+
+def multiprocess_files() -> list[str] | None:
+    """The sample files of every process on this host, or None outside multiprocess mode.
+
+    PROMETHEUS_MULTIPROC_ROOT: one subdirectory per container (`<role>-<hostname>`, made and
+    emptied by docker/entrypoint.sh), because process ids repeat across containers and two
+    containers writing `counter_7.db` into one directory would overwrite each other.
+    PROMETHEUS_MULTIPROC_DIR alone: one directory for one host's processes (unique pids)."""
+    root = os.environ.get("PROMETHEUS_MULTIPROC_ROOT")
+    if root:
+        return sorted(glob.glob(os.path.join(root, "*", "*.db")))
+    single = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return sorted(glob.glob(os.path.join(single, "*.db"))) if single else None
+
+
+class _FilesCollector(Collector):
+    """prometheus-client's multiprocess merge over an explicit list of files (its own
+    collector reads a single directory)."""
+
+    def __init__(self, files: list[str]) -> None:
+        self.files = files
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        return iter(MultiProcessCollector.merge(self.files, accumulate=True))
 
 
 # --- HTTP -------------------------------------------------------------------------------------------

@@ -11,11 +11,25 @@ run() {
 
 role="${1:-web}"
 
-# Prometheus multiprocess files from a previous run would add stale counts: start empty.
-if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ] && [ "$role" = "web" -o "$role" = "worker" ]; then
-  run mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
-  [ "${DRY_RUN:-0}" = "1" ] || find "$PROMETHEUS_MULTIPROC_DIR" -name '*.db' -delete
-fi
+# Prometheus multiprocess files (docs/observability.md). With PROMETHEUS_MULTIPROC_ROOT (a
+# volume shared by the web and worker containers) each container writes to its own
+# subdirectory: pids repeat across containers, so one shared directory would mix their files.
+# This container's subdirectory is emptied here, before any of its processes exist (this shell
+# is the container's first process), so nothing live is ever deleted; other containers' files
+# are never touched. The scrape reads every subdirectory. Done for real under DRY_RUN too.
+# An empty PROMETHEUS_MULTIPROC_DIR would still switch prometheus-client to files in the cwd.
+[ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ] || unset PROMETHEUS_MULTIPROC_DIR
+case "$role" in
+  web|worker|beat)
+    if [ -n "${PROMETHEUS_MULTIPROC_ROOT:-}" ]; then
+      PROMETHEUS_MULTIPROC_DIR="$PROMETHEUS_MULTIPROC_ROOT/$role-$(hostname)"
+      export PROMETHEUS_MULTIPROC_DIR
+      mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+      find "$PROMETHEUS_MULTIPROC_DIR" -name '*.db' -type f -delete
+      [ "${DRY_RUN:-0}" != "1" ] || echo "PROMETHEUS_MULTIPROC_DIR=$PROMETHEUS_MULTIPROC_DIR"
+    fi
+    ;;
+esac
 # The command for each role is built once and either printed (DRY_RUN) or exec'd, so what the
 # tests read is exactly what runs.
 case "$role" in

@@ -64,6 +64,34 @@ def test_metrics_answer_loopback_and_a_bearer_token_only(settings):
     assert client.post("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 405
 
 
+@pytest.mark.parametrize("header", ["HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP"])
+def test_a_same_host_proxy_does_not_make_everyone_loopback(settings, header):
+    """nginx on the same host with NUM_PROXIES=0: every request arrives from 127.0.0.1 with a
+    forwarding header. The loopback allow-list must not apply; the token still does."""
+    settings.METRICS_TOKEN = "metrics-token-0123456789"
+    settings.METRICS_ALLOWED_IPS = ["127.0.0.1"]
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 0}
+    forwarded = {"HTTP_FORWARDED": "for=203.0.113.9"}.get(header, "203.0.113.9")
+    client = APIClient()
+    proxied = client.get("/metrics", REMOTE_ADDR="127.0.0.1", **{header: forwarded})
+    assert proxied.status_code == 404 and proxied.json()["error_code"] == "NOT_FOUND"
+    with_token = client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_AUTHORIZATION="Bearer metrics-token-0123456789",
+                            **{header: forwarded})
+    assert with_token.status_code == 200
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200  # a local scraper, no proxy
+
+
+def test_a_trusted_proxy_count_uses_the_forwarded_client_address(settings):
+    settings.METRICS_TOKEN = ""
+    settings.METRICS_ALLOWED_IPS = ["10.0.0.5"]
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    client = APIClient()
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="10.0.0.5").status_code == 200
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 404
+    spoofed = client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="10.0.0.5, 203.0.113.9")
+    assert spoofed.status_code == 404  # the client wrote the leftmost hop itself
+
+
 def test_no_token_configured_means_no_token_accepted(settings):
     settings.METRICS_TOKEN = ""
     settings.METRICS_ALLOWED_IPS = []

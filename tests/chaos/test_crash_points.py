@@ -1,12 +1,14 @@
 """Workers killed at chosen points, and the database connection dropped mid-request.
 
 Worker kills: `purchase_process` runs in a real subprocess against the local VTpass (chaos.
-vtpass) and dies with os._exit(1) at a fault point (vtu.faults, VTU_FAULT_EXIT: no cleanup,
-no commit, the closest thing to SIGKILL) or by a real SIGKILL while its request is open at
-the provider. "After the hold" is a purchase whose dispatch never ran (the web process died
-after committing the hold). Then production's recovery runs (the sweeper, with the clock
-moved) and the verdict is chaos.scenarios.assert_recovered: data at most once, a capture
-only where VTpass delivered, a refund only where it did not, invariants hold.
+vtpass) and is killed with a real SIGKILL (the process sends it to itself) at a fault point
+(CHAOS_KILL_AT=<vtu.faults point>: after the provider call, inside the capture, before the
+call), or by the test with SIGKILL while its request is open at the provider. "After the
+hold" is a purchase whose dispatch never ran (the web process died after committing the
+hold). Then a freshly started process does what the restarted worker and beat do (chaos.
+recovery_worker: the sweeper, its requeries, with the clock moved), and the verdict is
+chaos.scenarios.assert_recovered: data at most once, a capture only where VTpass delivered, a
+refund only where it did not, invariants hold.
 
 Connection drops: pg_terminate_backend on the request's own backend in the middle of the
 purchase API request (before the hold's statements) and in the middle of the worker (after
@@ -33,8 +35,25 @@ from vtu.tests.conftest import _no_catalogue_cache, price_rules, reseed_catalogu
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.chaos]
 ROOT = Path(__file__).resolve().parents[2]
-WORKER = ("import django; django.setup(); from vtu.services.flow import purchase_process; "
-          "purchase_process(purchase_id={pk})")
+# The worker: purchase_process in a fresh interpreter; at the fault point named by CHAOS_KILL_AT
+# it SIGKILLs itself (no cleanup, no commit, no atexit: exactly what the kernel's kill does).
+WORKER = """
+import os, signal
+import django
+django.setup()
+from vtu import faults
+from vtu.services.flow import purchase_process
+
+kill_at, real_hit = os.environ.get("CHAOS_KILL_AT"), faults.hit
+
+def hit(name):
+    if name == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_hit(name)
+
+faults.hit = hit
+purchase_process(purchase_id={pk})
+"""
 
 
 @pytest.fixture
@@ -71,22 +90,32 @@ def purchase(fake, monkeypatch):
     return created
 
 
+def _env(fake: VTpassFake, **extra: str) -> dict[str, str]:
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test",
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}",
+            **fake.env(), **extra}
+
+
 def _worker(pk: int, fake: VTpassFake, **extra: str) -> subprocess.Popen:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test",
-           "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}",
-           **fake.env(), **extra}
-    return subprocess.Popen([sys.executable, "-c", WORKER.format(pk=pk)], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-c", WORKER.replace("{pk}", str(pk))], cwd=ROOT, env=_env(fake, **extra),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _restarted_worker_recovers(fake: VTpassFake, clock) -> None:
+    """The worker and beat come back: a new process runs the sweeper until nothing is open."""
+    done = subprocess.run([sys.executable, "-m", "chaos.recovery_worker", "--start", clock.current.isoformat()],
+                          cwd=ROOT, env=_env(fake), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "recovery_worker:" in done.stdout, (done.stdout + done.stderr)[-3000:]
 
 
 @pytest.mark.parametrize("point", ["before_provider_call", "after_provider_call", "inside_capture"])
 def test_worker_dies_at_a_fault_point_and_recovers(point, purchase, fake, vtu_clock):  # noqa: F811
-    worker = _worker(purchase.pk, fake, VTU_FAULT_EXIT=point)
-    assert worker.wait(timeout=60) == 1, worker.stderr.read().decode()[-2000:]
+    worker = _worker(purchase.pk, fake, CHAOS_KILL_AT=point)
+    assert worker.wait(timeout=60) == -signal.SIGKILL, worker.stderr.read().decode()[-2000:]
     purchase.refresh_from_db()
     assert purchase.status == "processing"  # nothing recorded after the death
-    recover(vtu_clock)
-    states = assert_recovered(fake.chaos_seed, fake, [purchase])
+    _restarted_worker_recovers(fake, vtu_clock)
+    states = assert_recovered(fake.chaos_seed, fake, [purchase], scenario=f"worker killed: {point}")
     expected = "failed" if point == "before_provider_call" else "successful"  # never sent -> 015 -> refund
     assert states == {expected: 1}
 
@@ -100,15 +129,15 @@ def test_worker_sigkilled_while_its_request_is_open(purchase, fake, vtu_clock): 
         time.sleep(0.02)  # polling a bounded condition
     os.kill(worker.pid, signal.SIGKILL)
     assert worker.wait(timeout=30) == -signal.SIGKILL
-    recover(vtu_clock)
-    assert assert_recovered(fake.chaos_seed, fake, [purchase]) == {"successful": 1}
+    _restarted_worker_recovers(fake, vtu_clock)
+    assert assert_recovered(fake.chaos_seed, fake, [purchase], scenario="worker killed: request open") == {"successful": 1}
 
 
 def test_web_process_dies_after_the_hold(purchase, fake, vtu_clock):  # noqa: F811
     """Committed with its hold, never dispatched: the sweeper's outbox re-dispatch sends it."""
     assert purchase.status == "pending" and fake.pays == 0
     recover(vtu_clock)
-    assert assert_recovered(fake.chaos_seed, fake, [purchase]) == {"successful": 1}
+    assert assert_recovered(fake.chaos_seed, fake, [purchase], scenario="web killed: after the hold") == {"successful": 1}
     assert fake.pays == 1
 
 
@@ -174,5 +203,6 @@ def test_database_connection_dropped_in_the_worker_then_recovered(purchase, fake
     monkeypatch.setattr(faults, "hit", real_hit)
     assert fake.deliveries_by_phone["08031234567"] == 1
     recover(vtu_clock)
-    assert assert_recovered(fake.chaos_seed, fake, [purchase]) == {"successful": 1}
+    assert assert_recovered(fake.chaos_seed, fake, [purchase], scenario="connection dropped: worker") == {
+        "successful": 1}
     assert fake.deliveries_by_phone["08031234567"] == 1
