@@ -415,7 +415,8 @@ def test_failed_first_then_a_verified_success_credits_once(client, user, make_de
 @pytest.mark.parametrize(
     ("gateway", "fixture_name", "account_kwargs", "verify_url", "verify_body"),
     [
-        ("paystack", "charge_success_dva", {"account_number": "9930000737", "customer_reference": "CUS_x"},
+        ("paystack", "charge_success_dva", {"account_number": "9930000737",
+                                            "customer_reference": "CUS_dk7bs9mj8ygrtid"},
          "/transaction/verify/1641389813553e5f7r8yf3t", "paystack_dva"),
         ("monnify", "reserved_account_transaction", {"account_number": "6000140770",
                                                      "customer_reference": "ACCOUNT_REF"},
@@ -431,6 +432,7 @@ def test_a_transfer_into_a_virtual_account_credits_its_owner_once(client, user, 
     if verify_body == "paystack_dva":
         answer = fixture("paystack", "verify_success", REF="1641389813553e5f7r8yf3t")
         answer["data"].update(id=1504248187, amount=2_000_000, fees=10_000)
+        answer["data"]["customer"]["customer_code"] = "CUS_dk7bs9mj8ygrtid"
     else:
         answer = fixture("monnify", "verify_paid", REF="MNFY|04|20261006112842|000170")
         answer["responseBody"].update(transactionReference="MNFY|04|20261006112842|000170", amountPaid="3000",
