@@ -542,3 +542,56 @@ def test_every_gateway_has_an_adapter_and_explicit_timeouts():
         gateway = registry.get_gateway(name)
         connect, read = gateway.timeout()
         assert 0 < connect <= read
+
+
+# --- settings from the environment (gaps 8, 9) --------------------------------------------------------
+
+
+def test_paystack_and_monnify_verify_webhooks_with_the_secret_key_when_no_webhook_secret_is_set(monkeypatch):
+    """Both sign with the secret key itself (gateways.md §1, §3): an empty WEBHOOK_SECRET
+    defaults to it, and a delivery signed with the secret key verifies."""
+    from config import settings as app_settings
+
+    monkeypatch.setenv("PAYSTACK_SECRET_KEY", "sk_test_only_the_secret_key")
+    monkeypatch.setenv("MONNIFY_API_KEY", "MK_TEST_X")
+    monkeypatch.setenv("MONNIFY_SECRET_KEY", "monnify-client-secret-only")
+    monkeypatch.setenv("FLUTTERWAVE_SECRET_KEY", "FLWSECK_TEST-x")
+    gateways = app_settings._payment_gateways()
+    for name, secret in (("paystack", "sk_test_only_the_secret_key"), ("monnify", "monnify-client-secret-only")):
+        config = gateways[name]
+        assert config["WEBHOOK_SECRET"] == secret and config["ENABLED"]
+        body, _, query = delivery(name)
+        gateway = registry.ADAPTERS[name](config)
+        assert gateway.verify_signature(inbound(name, body, sign(name, body, secret=secret), query)).ok
+        assert not gateway.verify_signature(inbound(name, body, sign(name, body, secret="other"), query)).ok
+    # Flutterwave's secret hash is its own dashboard value: no default.
+    assert gateways["flutterwave"]["WEBHOOK_SECRET"] == ""
+    monkeypatch.setenv("MONNIFY_WEBHOOK_SECRET", "a-separate-one")
+    assert app_settings._payment_gateways()["monnify"]["WEBHOOK_SECRET"] == "a-separate-one"
+
+
+@responses.activate
+def test_stripe_tolerance_and_paystack_preferred_bank_are_read_from_the_environment(monkeypatch):
+    from config import settings as app_settings
+
+    monkeypatch.setenv("STRIPE_TOLERANCE_SECONDS", "60")
+    monkeypatch.setenv("PAYSTACK_PREFERRED_BANK", "titan-paystack")
+    monkeypatch.setenv("PAYSTACK_TIMEOUT_SECONDS", "7.5")
+    gateways = app_settings._payment_gateways()
+    stripe_gateway = registry.ADAPTERS["stripe"]({**gateways["stripe"], "WEBHOOK_SECRET": SECRETS["stripe"]})
+    assert stripe_gateway.tolerance == 60
+    body, _, _ = delivery("stripe")
+    now = int(time.time())
+    stripe_gateway.clock = lambda: now
+    assert not stripe_gateway.verify_signature(inbound("stripe", body, sign("stripe", body, timestamp=now - 61))).ok
+    assert stripe_gateway.verify_signature(inbound("stripe", body, sign("stripe", body, timestamp=now - 59))).ok
+
+    paystack = registry.ADAPTERS["paystack"](gateways["paystack"])
+    assert paystack.timeout() == (5.0, 7.5)
+    call = responses.add(responses.POST, f"{BASE_URLS['paystack']}/dedicated_account/assign",
+                         json={"status": True, "message": "in progress"})
+    from payments.gateways.types import VirtualAccountRequest
+
+    paystack.create_virtual_account(VirtualAccountRequest(account_reference="VA1", email="a@example.com",
+                                                          first_name="A", last_name="B"))
+    assert json.loads(call.calls[0].request.body)["preferred_bank"] == "titan-paystack"
