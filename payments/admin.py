@@ -25,7 +25,7 @@ from django.utils.html import format_html_join
 from audit.admin_actions import ReasonForm, bulk_action, object_action, require_perm
 from audit.services import Actor
 from payments import services, webhooks
-from payments.models import Deposit, VirtualAccount, WebhookDelivery, WebhookEvent
+from payments.models import Deposit, DepositReversal, VirtualAccount, WebhookDelivery, WebhookEvent
 
 REPROCESS_PERM = "backoffice.deposit_reprocess"
 
@@ -61,9 +61,27 @@ class DepositResolveForm(ReasonForm):
     field_order = ["action", "reason"]
 
 
+class ReversalInline(admin.TabularInline):
+    """Each refund or lost dispute posted against the deposit (ADR 0004)."""
+
+    model = DepositReversal
+    fields = ("created_at", "kind", "key", "amount_kobo", "wallet_kobo", "revenue_kobo", "journal_key", "reason")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Deposit)
 class DepositAdmin(ReadOnlyAdmin):
-    list_display = ("reference", "user", "gateway", "source", "amount", "credited", "status", "created_at", "succeeded_at")
+    list_display = ("reference", "user", "gateway", "source", "amount", "credited", "reversed", "status", "created_at",
+                    "succeeded_at")
+    inlines = [ReversalInline]
     list_filter = ("status", "gateway", "source", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=reference", "=gateway_reference", "=gateway_transaction_id", "user__email")
     search_help_text = "Our reference, the gateway's reference or transaction id, or the customer's e-mail."
@@ -81,6 +99,10 @@ class DepositAdmin(ReadOnlyAdmin):
     @admin.display(description="credited")
     def credited(self, deposit: Deposit) -> str:
         return naira(deposit.credited_kobo)
+
+    @admin.display(description="taken back")
+    def reversed(self, deposit: Deposit) -> str:
+        return naira(deposit.reversed_kobo) if deposit.reversed_kobo else "—"
 
     @admin.display(description="webhook events (outcome; signature verdict of each delivery)")
     def events_and_verdicts(self, deposit: Deposit) -> str:

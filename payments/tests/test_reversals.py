@@ -320,3 +320,19 @@ def test_customer_bears_fee_partial_refunds_take_the_wallet_first_then_the_recov
     assert [(r.wallet_kobo, r.revenue_kobo) for r in DepositReversal.objects.order_by("id")] == [
         (491_000, 0), (500, 8_500)]
     assert wallet_for(user).balance_kobo == 0
+
+
+def test_staff_see_each_reversal_on_the_deposit_page(client, user, make_deposit, http):
+    from django.test import Client
+    from django.urls import reverse
+
+    from backoffice.tests.factories import staff_user
+
+    deposit = credited(client, http, make_deposit, user, "paystack")
+    refund(client, http, "paystack", deposit, amount_kobo=100_000, number=7)
+    staff = Client()
+    staff.force_login(staff_user("support"))
+    html = staff.get(reverse("admin:payments_deposit_change", args=[deposit.pk])).content.decode()
+    assert f"chargeback:paystack:{deposit.reference}:refund:RF7" in html
+    listing = staff.get(reverse("admin:payments_deposit_changelist")).content.decode()
+    assert "₦1,000.00" in listing  # taken back
