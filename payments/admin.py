@@ -25,7 +25,7 @@ from django.utils.html import format_html_join
 from audit.admin_actions import ReasonForm, bulk_action, object_action, require_perm
 from audit.services import Actor
 from payments import services, webhooks
-from payments.models import Deposit, DepositReversal, VirtualAccount, WebhookDelivery, WebhookEvent
+from payments.models import Deposit, VirtualAccount, WebhookDelivery, WebhookEvent
 
 REPROCESS_PERM = "backoffice.deposit_reprocess"
 
@@ -61,33 +61,16 @@ class DepositResolveForm(ReasonForm):
     field_order = ["action", "reason"]
 
 
-class ReversalInline(admin.TabularInline):
-    """Each refund or lost dispute posted against the deposit (ADR 0004)."""
-
-    model = DepositReversal
-    fields = ("created_at", "kind", "key", "amount_kobo", "wallet_kobo", "revenue_kobo", "journal_key", "reason")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Deposit)
 class DepositAdmin(ReadOnlyAdmin):
     list_display = ("reference", "user", "gateway", "source", "amount", "credited", "reversed", "status", "created_at",
                     "succeeded_at")
-    inlines = [ReversalInline]
     list_filter = ("status", "gateway", "source", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=reference", "=gateway_reference", "=gateway_transaction_id", "user__email")
     search_help_text = "Our reference, the gateway's reference or transaction id, or the customer's e-mail."
     date_hierarchy = "created_at"
     list_select_related = ("user",)
-    readonly_fields = ("events_and_verdicts",)
+    readonly_fields = ("events_and_verdicts", "refunds_and_chargebacks")
     change_form_template = "admin/payments/deposit/change_form.html"
     # Read-only, but Django still builds a form for the page: name the URL scheme it assumes.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -103,6 +86,18 @@ class DepositAdmin(ReadOnlyAdmin):
     @admin.display(description="taken back")
     def reversed(self, deposit: Deposit) -> str:
         return naira(deposit.reversed_kobo) if deposit.reversed_kobo else "—"
+
+    @admin.display(description="refunds and lost disputes (ADR 0004)")
+    def refunds_and_chargebacks(self, deposit: Deposit) -> str:
+        # A display method, not an inline: every role that may see the deposit sees these.
+        reversals = list(deposit.reversals.order_by("id"))
+        if not reversals:
+            return "—"
+        return format_html_join(
+            "", "<p>{} {} {}: {} (wallet {}, fee given back {}) — {}</p>",
+            ((f"{r.created_at:%Y-%m-%d %H:%M}", r.kind, r.key, naira(r.amount_kobo), naira(r.wallet_kobo),
+              naira(r.revenue_kobo), r.journal_key) for r in reversals),
+        )
 
     @admin.display(description="webhook events (outcome; signature verdict of each delivery)")
     def events_and_verdicts(self, deposit: Deposit) -> str:
