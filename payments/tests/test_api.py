@@ -235,6 +235,9 @@ def test_openapi_schema_documents_the_funding_operations(client):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
     for path in ("/api/v1/wallet/fund", "/api/v1/wallet/fund/{reference}", "/api/v1/wallet/virtual-accounts"):
         assert path in schema["paths"], path
+    listing = schema["paths"]["/api/v1/wallet/virtual-accounts"]["get"]["responses"]["200"]
+    ref = listing["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert set(schema["components"]["schemas"][ref]["properties"]) == {"count", "next", "previous", "results"}
 
 
 def test_a_checkout_over_the_tiers_maximum_balance_is_refused(user_client, user, http, settings):
