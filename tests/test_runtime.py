@@ -59,14 +59,18 @@ def test_check_deploy_is_clean_with_production_settings():
         ({"PIN_PEPPER": ""}, "PIN_PEPPER"),
         ({"SANDBOX_PROVIDER_ENABLED": "true"}, "VTU_PROVIDERS[sandbox] is a sandbox"),
         ({"SANDBOX_GATEWAY_ENABLED": "true"}, "PAYMENT_GATEWAYS[sandbox] is a sandbox"),
-        ({"PAYSTACK_SECRET_KEY": "sk_test_x", "PAYSTACK_WEBHOOK_SECRET": ""}, "PAYMENT_GATEWAYS[paystack]"),
+        ({"FLUTTERWAVE_SECRET_KEY": "FLWSECK_TEST-x", "FLUTTERWAVE_WEBHOOK_SECRET": ""},
+         "PAYMENT_GATEWAYS[flutterwave]"),
+        # Paystack signs webhooks with its secret key: an empty webhook secret means that key.
+        ({"PAYSTACK_SECRET_KEY": "sk_test_x", "PAYSTACK_WEBHOOK_SECRET": ""}, None),
         ({"VTPASS_API_KEY": "k", "VTPASS_SECRET_KEY": "s", "VTPASS_PUBLIC_KEY": ""}, None),
     ],
 )
 def test_process_refuses_to_start_on_unsafe_production_settings(overrides, message):
     result = _manage("check", env=_production_env(**overrides))
     if message is None:
-        # A provider with part of its credentials is simply disabled, not a refusal.
+        # A provider with part of its credentials is simply disabled, not a refusal; a
+        # Paystack webhook secret defaults to its secret key.
         assert result.returncode == 0, result.stderr
         return
     assert result.returncode != 0

@@ -23,11 +23,18 @@ DEPOSITS = 60 if LONG else 12
 AMOUNT = 500_000
 
 
+def _paystack_id(reference: str) -> int:
+    """Each payment has its own Paystack transaction id, in the delivery and in the verify
+    answer alike (one gateway transaction never credits two deposits)."""
+    return int(__import__("hashlib").sha256(reference.encode()).hexdigest()[:12], 16)
+
+
 def _verify(paid: set[str]):
     def answer(request):
         reference = request.url.rsplit("/", 1)[-1]
         body = fixture("paystack", "verify_success", REF=reference)
-        body["data"].update(amount=AMOUNT, currency="NGN", status="success" if reference in paid else "abandoned")
+        body["data"].update(amount=AMOUNT, currency="NGN", status="success" if reference in paid else "abandoned",
+                            id=_paystack_id(reference))
         return 200, {}, __import__("json").dumps(body)
     return answer
 
@@ -52,7 +59,8 @@ def test_duplicated_reordered_delayed_and_forged_webhooks_credit_each_payment_on
     for deposit in deposits:
         if deposit.reference not in paid:
             continue
-        payload, _ = funding_event("paystack", deposit.reference, amount_kobo=AMOUNT)
+        payload, _ = funding_event("paystack", deposit.reference, amount_kobo=AMOUNT,
+                                   txn_id=str(_paystack_id(deposit.reference)))
         body = body_of(payload)
         genuine = (body, sign("paystack", body), "genuine")
         deliveries += [genuine] * rng.randint(1, 4)  # gateways retry: duplicates
