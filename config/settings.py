@@ -335,7 +335,16 @@ FUND_MIN_KOBO = env.int("FUND_MIN_KOBO", default=10_000)
 FUND_MAX_KOBO = env.int("FUND_MAX_KOBO", default=100_000_000)
 
 
-def _gateway(name: str, *, currency: str, fee_bearer: str = "customer", base_url: str, **keys: str) -> dict:
+def _switch(name: str) -> bool | None:
+    """An on/off variable that may be left empty: unset or empty is None ("decide from the
+    credentials"), so a copied .env.example never switches an integration off by accident."""
+    return None if not env.str(name, default="").strip() else env.bool(name)
+
+
+def _gateway(
+    name: str, *, currency: str, fee_bearer: str = "customer", base_url: str, signs_with_secret_key: bool = False,
+    extra: dict | None = None, **keys: str,
+) -> dict:
     upper = name.upper()
     entry: dict = {
         "NAME": name,
@@ -348,12 +357,17 @@ def _gateway(name: str, *, currency: str, fee_bearer: str = "customer", base_url
     }
     for key, default in keys.items():
         entry[key] = env.str(f"{upper}_{key}", default=default)
+    if signs_with_secret_key and not entry["WEBHOOK_SECRET"]:
+        # Paystack and Monnify sign their webhooks with the secret key itself (reference
+        # gateways.md §1, §3): an empty <NAME>_WEBHOOK_SECRET means "the secret key".
+        entry["WEBHOOK_SECRET"] = entry["SECRET_KEY"]
     required = [k for k in keys if k not in ("PUBLIC_KEY", "CONTRACT_CODE_OPTIONAL")]
     entry["REQUIRED"] = required
+    entry.update(extra or {})
     credentials_present = bool(entry[required[0]]) if required else False
     # True/False when <NAME>_ENABLED is set, None when not: an explicit "true" that cannot be
     # honoured (a secret empty, another currency) is refused at start-up, never silently off.
-    entry["ENABLED_SETTING"] = env.bool(f"{upper}_ENABLED", default=None)
+    entry["ENABLED_SETTING"] = _switch(f"{upper}_ENABLED")
     entry["ENABLED"] = (
         entry["ENABLED_SETTING"] is not False
         and credentials_present
@@ -362,32 +376,40 @@ def _gateway(name: str, *, currency: str, fee_bearer: str = "customer", base_url
     return entry
 
 
-PAYMENT_GATEWAYS = {
-    "paystack": _gateway(
-        "paystack", currency="NGN", base_url="https://api.paystack.co",
-        SECRET_KEY="", PUBLIC_KEY="", WEBHOOK_SECRET="",
-    ),
-    "flutterwave": _gateway(
-        "flutterwave", currency="NGN", base_url="https://api.flutterwave.com/v3",
-        SECRET_KEY="", PUBLIC_KEY="", WEBHOOK_SECRET="",
-    ),
-    "monnify": _gateway(
-        "monnify", currency="NGN", base_url="https://sandbox.monnify.com",
-        API_KEY="", SECRET_KEY="", CONTRACT_CODE="", WEBHOOK_SECRET="",
-    ),
-    "stripe": _gateway(
-        "stripe", currency="NGN", base_url="https://api.stripe.com/v1",
-        SECRET_KEY="", PUBLIC_KEY="", WEBHOOK_SECRET="",
-    ),
-    "chapa": _gateway(
-        "chapa", currency="ETB", base_url="https://api.chapa.co/v1",
-        SECRET_KEY="", WEBHOOK_SECRET="",
-    ),
-    "mercadopago": _gateway(
-        "mercadopago", currency="BRL", base_url="https://api.mercadopago.com",
-        ACCESS_TOKEN="", WEBHOOK_SECRET="",
-    ),
-}
+def _payment_gateways() -> dict:
+    """Built from the environment each call (tests re-read it)."""
+    return {
+        "paystack": _gateway(
+            "paystack", currency="NGN", base_url="https://api.paystack.co", signs_with_secret_key=True,
+            # Dedicated accounts: the bank Paystack assigns from (empty: wema-bank live, test-bank in test).
+            extra={"PREFERRED_BANK": env.str("PAYSTACK_PREFERRED_BANK", default="")},
+            SECRET_KEY="", PUBLIC_KEY="", WEBHOOK_SECRET="",
+        ),
+        "flutterwave": _gateway(
+            "flutterwave", currency="NGN", base_url="https://api.flutterwave.com/v3",
+            SECRET_KEY="", PUBLIC_KEY="", WEBHOOK_SECRET="",
+        ),
+        "monnify": _gateway(
+            "monnify", currency="NGN", base_url="https://sandbox.monnify.com", signs_with_secret_key=True,
+            API_KEY="", SECRET_KEY="", CONTRACT_CODE="", WEBHOOK_SECRET="",
+        ),
+        "stripe": _gateway(
+            "stripe", currency="NGN", base_url="https://api.stripe.com/v1",
+            extra={"TOLERANCE_SECONDS": env.int("STRIPE_TOLERANCE_SECONDS", default=300)},
+            SECRET_KEY="", PUBLIC_KEY="", WEBHOOK_SECRET="",
+        ),
+        "chapa": _gateway(
+            "chapa", currency="ETB", base_url="https://api.chapa.co/v1",
+            SECRET_KEY="", WEBHOOK_SECRET="",
+        ),
+        "mercadopago": _gateway(
+            "mercadopago", currency="BRL", base_url="https://api.mercadopago.com",
+            ACCESS_TOKEN="", WEBHOOK_SECRET="",
+        ),
+    }
+
+
+PAYMENT_GATEWAYS = _payment_gateways()
 PAYMENT_GATEWAYS["sandbox"] = {
     "NAME": "sandbox",
     "BASE_URL": SITE_URL,
@@ -414,7 +436,7 @@ def _provider(name: str, *, base_url: str, **keys: str) -> dict:
     for key, default in keys.items():
         entry[key] = env.str(f"{upper}_{key}", default=default)
     entry["REQUIRED"] = list(keys)
-    entry["ENABLED_SETTING"] = env.bool(f"{upper}_ENABLED", default=None)  # as for gateways
+    entry["ENABLED_SETTING"] = _switch(f"{upper}_ENABLED")  # as for gateways
     entry["ENABLED"] = entry["ENABLED_SETTING"] is not False and all(entry[k] for k in keys)
     return entry
 

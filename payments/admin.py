@@ -63,13 +63,14 @@ class DepositResolveForm(ReasonForm):
 
 @admin.register(Deposit)
 class DepositAdmin(ReadOnlyAdmin):
-    list_display = ("reference", "user", "gateway", "source", "amount", "credited", "status", "created_at", "succeeded_at")
+    list_display = ("reference", "user", "gateway", "source", "amount", "credited", "reversed", "status", "created_at",
+                    "succeeded_at")
     list_filter = ("status", "gateway", "source", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=reference", "=gateway_reference", "=gateway_transaction_id", "user__email")
     search_help_text = "Our reference, the gateway's reference or transaction id, or the customer's e-mail."
     date_hierarchy = "created_at"
     list_select_related = ("user",)
-    readonly_fields = ("events_and_verdicts",)
+    readonly_fields = ("events_and_verdicts", "refunds_and_chargebacks")
     change_form_template = "admin/payments/deposit/change_form.html"
     # Read-only, but Django still builds a form for the page: name the URL scheme it assumes.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -81,6 +82,22 @@ class DepositAdmin(ReadOnlyAdmin):
     @admin.display(description="credited")
     def credited(self, deposit: Deposit) -> str:
         return naira(deposit.credited_kobo)
+
+    @admin.display(description="taken back")
+    def reversed(self, deposit: Deposit) -> str:
+        return naira(deposit.reversed_kobo) if deposit.reversed_kobo else "—"
+
+    @admin.display(description="refunds and lost disputes (ADR 0005)")
+    def refunds_and_chargebacks(self, deposit: Deposit) -> str:
+        # A display method, not an inline: every role that may see the deposit sees these.
+        reversals = list(deposit.reversals.order_by("id"))
+        if not reversals:
+            return "—"
+        return format_html_join(
+            "", "<p>{} {} {}: {} (wallet {}, fee given back {}) — {}</p>",
+            ((f"{r.created_at:%Y-%m-%d %H:%M}", r.kind, r.key, naira(r.amount_kobo), naira(r.wallet_kobo),
+              naira(r.revenue_kobo), r.journal_key) for r in reversals),
+        )
 
     @admin.display(description="webhook events (outcome; signature verdict of each delivery)")
     def events_and_verdicts(self, deposit: Deposit) -> str:

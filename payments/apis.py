@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from audit.services import Actor
 from config.api.fields import KoboField, StrictCharField
 from config.api.idempotency import idempotent
+from config.api.pagination import PageNumberPagination
 from config.api.parsing import parse
 from payments import selectors, virtual_accounts
 from payments.gateways.registry import GATEWAY_NAMES
@@ -99,10 +100,18 @@ class VirtualAccountsApi(APIView):
         status = serializers.CharField(help_text="pending | assigned | failed")
         accounts = VirtualAccountOutput(many=True)
 
-    @extend_schema(responses={200: VirtualAccountOutput(many=True)}, summary="My virtual bank accounts")
+    @extend_schema(
+        responses={200: inline_serializer("VirtualAccountPage", {  # the page envelope the view answers
+            "count": serializers.IntegerField(), "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True), "results": VirtualAccountOutput(many=True),
+        })},
+        summary="My virtual bank accounts (page-number pagination: ?page=, ?page_size= up to 100)",
+    )
     def get(self, request: Request) -> Response:
+        paginator = PageNumberPagination()
         accounts = virtual_accounts.virtual_accounts_for_user(user_id=request.user.pk)
-        return Response(VirtualAccountOutput(accounts, many=True).data)
+        page = paginator.paginate_queryset(accounts, request, view=self)
+        return paginator.get_paginated_response(VirtualAccountOutput(page, many=True).data)
 
     @extend_schema(
         request=InputSerializer, responses={201: RequestOutput, 202: RequestOutput},

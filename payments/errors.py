@@ -44,3 +44,8 @@ class VirtualAccountExists(ApiError):
 
 class NotYetCredited(Exception):
     """A refund/chargeback arrived before the funding it reverses was credited: retry later."""
+
+
+class ReversalNeedsReview(Exception):
+    """A refund/chargeback that cannot be posted as it stands (no amount, another currency,
+    a gateway that offers no way to confirm it): staff decide; nothing moved."""

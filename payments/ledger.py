@@ -46,10 +46,24 @@ def post_funding(*, deposit: Deposit, paid_kobo: int, fee_kobo: int, credited_ko
     )
 
 
-def post_chargeback(*, deposit: Deposit, amount_kobo: int, reason: str, actor: Actor) -> Any:
-    """Debit what is available, the rest to receivables, freeze and alert (wallets does it)."""
+def reversal_split(*, deposit: Deposit, amount_kobo: int) -> tuple[int, int]:
+    """(wallet part, revenue part) of a reversal of `amount_kobo` (payer's terms) that comes
+    after `deposit.reversed_kobo` already taken back: the wallet first, up to what it was
+    credited in total; the rest is the fee recovered from the customer at funding, given
+    back from revenue (customer-bears-fee only). docs/adr/0005-deposit-reversals.md."""
+    credited = deposit.credited_kobo or 0
+    before, after = deposit.reversed_kobo, deposit.reversed_kobo + amount_kobo
+    wallet_part = min(after, credited) - min(before, credited)
+    return wallet_part, amount_kobo - wallet_part
+
+
+def post_chargeback(
+    *, deposit: Deposit, key_suffix: str, wallet_kobo: int, revenue_kobo: int, reason: str, actor: Actor
+) -> Any:
+    """clearing +(wallet + revenue); the wallet debited by what is available, the rest to
+    receivables, frozen and alerted on a shortfall (wallets does it); revenue -revenue."""
     wallet = wallet_get_or_create(user_id=deposit.user_id, currency=deposit.currency)
     return chargeback_post(
-        gateway=deposit.gateway, reference=deposit.reference, account_id=wallet.pk, amount_kobo=amount_kobo,
-        memo=reason[:255], actor=actor,
+        gateway=deposit.gateway, reference=deposit.reference, key_suffix=key_suffix, account_id=wallet.pk,
+        amount_kobo=wallet_kobo, revenue_kobo=revenue_kobo, memo=reason[:255], actor=actor,
     )

@@ -1,9 +1,11 @@
 """Wallet funding: deposits, inbound webhook deliveries and events, virtual accounts.
 
 The guarantees live in constraints: a Deposit's reference is unique (and so is its journal
-key, `fund:<gateway>:<reference>`, in wallets); a WebhookEvent is unique per gateway and
-dedupe key and is only ever created from an authenticated delivery, so a forgery cannot
-pre-empt the genuine event; a virtual account number is unique per gateway.
+key, `fund:<gateway>:<reference>`, in wallets); one gateway transaction backs at most one
+credited deposit; a refund or chargeback is posted once per deposit (DepositReversal) and
+never more than was paid; a WebhookEvent is unique per gateway and dedupe key and is only
+ever created from an authenticated delivery, so a forgery cannot pre-empt the genuine
+event; a virtual account number is unique per gateway.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ class Deposit(models.Model):
     paid_kobo = models.BigIntegerField(null=True, blank=True, help_text="What the gateway's verify says was paid.")
     fee_kobo = models.BigIntegerField(default=0, help_text="The gateway's fee, posted to the fees account.")
     credited_kobo = models.BigIntegerField(null=True, blank=True, help_text="What reached the wallet.")
+    # What the gateway took back so far (refunds and lost disputes, in the payer's terms);
+    # the deposit is `reversed` once this reaches paid_kobo (docs/adr/0005-deposit-reversals.md).
+    reversed_kobo = models.BigIntegerField(default=0)
     currency = models.CharField(max_length=3, default="NGN")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.INITIALIZED, db_index=True)
     status_reason = models.TextField(blank=True)
@@ -57,6 +62,10 @@ class Deposit(models.Model):
         "payments.VirtualAccount", null=True, blank=True, on_delete=models.PROTECT, related_name="deposits"
     )
     journal_key = models.CharField(max_length=160, blank=True)
+    # A transfer into a virtual account: True when the notification that named the account
+    # was signed over its body (so the gateway itself said which account was paid). When it
+    # was not (Flutterwave's legacy verif-hash), the verify answer must name the account.
+    account_link_signed = models.BooleanField(default=False)
     # Recovery sweep: when to ask the gateway again (claimed FOR UPDATE SKIP LOCKED).
     next_check_at = models.DateTimeField(null=True, blank=True)
     check_attempts = models.PositiveIntegerField(default=0)
@@ -76,6 +85,19 @@ class Deposit(models.Model):
                 condition=~Q(status="successful") | Q(credited_kobo__isnull=False),
                 name="deposit_successful_has_credit",
             ),
+            # Never more taken back than was paid; only a credited deposit is reversed.
+            models.CheckConstraint(
+                condition=Q(reversed_kobo=0) | (Q(reversed_kobo__gt=0) & Q(reversed_kobo__lte=models.F("paid_kobo"))),
+                name="deposit_reversed_within_paid",
+            ),
+            # One gateway transaction backs at most one credit. Only credited deposits count:
+            # an unverified claim (a transfer deposit opened from a notification body) must not
+            # be able to block the genuine deposit from crediting.
+            models.UniqueConstraint(
+                fields=["gateway", "gateway_transaction_id"],
+                condition=~Q(gateway_transaction_id="") & Q(status__in=["successful", "reversed"]),
+                name="deposit_one_credit_per_gateway_transaction",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "next_check_at"], name="deposit_due_idx"),
@@ -86,6 +108,40 @@ class Deposit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} {self.gateway} {self.amount_kobo} {self.status}"
+
+
+class DepositReversal(models.Model):
+    """One refund or lost dispute of a credited deposit, posted once: UNIQUE (deposit, key),
+    key = the gateway's refund/dispute id (journal `chargeback:<gateway>:<reference>:<key>`)."""
+
+    class Kind(models.TextChoices):
+        REFUND = "refund"
+        CHARGEBACK = "chargeback"
+
+    deposit = models.ForeignKey(Deposit, on_delete=models.PROTECT, related_name="reversals")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    key = models.CharField(max_length=120)
+    cumulative = models.BooleanField(default=False, help_text="Posted from a running total of refunds.")
+    amount_kobo = models.BigIntegerField(help_text="What the gateway took back (payer's terms).")
+    wallet_kobo = models.BigIntegerField(help_text="Taken from the wallet (what was available, the rest owed).")
+    revenue_kobo = models.BigIntegerField(default=0, help_text="The recovered fee given back (customer bears fee).")
+    journal_key = models.CharField(max_length=255)
+    reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["deposit", "key"], name="deposit_reversal_unique_key"),
+            models.CheckConstraint(condition=Q(amount_kobo__gt=0), name="deposit_reversal_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(wallet_kobo__gte=0) & Q(revenue_kobo__gte=0)
+                & Q(amount_kobo=models.F("wallet_kobo") + models.F("revenue_kobo")),
+                name="deposit_reversal_split_adds_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deposit_id} {self.kind} {self.key} {self.amount_kobo}"
 
 
 class WebhookDelivery(models.Model):
@@ -140,6 +196,9 @@ class WebhookEvent(models.Model):
     reference = models.CharField(max_length=128, blank=True, db_index=True)
     gateway_transaction_id = models.CharField(max_length=128, blank=True)
     payload = models.JSONField(default=dict, blank=True)
+    # The first delivery's signature covered the body (False: origin only, e.g. Flutterwave's
+    # verif-hash): amounts in it are then never used without asking the gateway.
+    body_signed = models.BooleanField(default=False)
     first_delivery = models.ForeignKey(
         WebhookDelivery, null=True, on_delete=models.SET_NULL, related_name="+"
     )

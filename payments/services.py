@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from accounts import tasks as account_tasks
@@ -29,10 +28,11 @@ from accounts.callbacks import callback_emit
 from audit.services import Actor, audit_record
 from config.alerts import alert_raise
 from config.metrics import DEPOSITS
-from payments.errors import AmountOutOfRange, GatewayDisabled, GatewayFailed, NotYetCredited, UnknownGatewayError
+from payments.errors import AmountOutOfRange, GatewayDisabled, GatewayFailed, UnknownGatewayError
 from payments.gateways.base import GatewayError
 from payments.gateways.registry import UnknownGateway, gateway_config, get_gateway, is_enabled
 from payments.gateways.types import CheckoutRequest, GatewayTransaction, Money, Status
+from payments.judging import Verdict, credit_blocker, judge
 from payments.models import Deposit
 
 SYSTEM = Actor.system("payments")
@@ -42,6 +42,7 @@ CHECK_SCHEDULE_MINUTES = (3, 5, 10, 30, 60)
 RECHECK_MINUTES = 180
 ABANDON_AFTER = timedelta(hours=24)
 DepositStatus = Deposit.Status
+ONE_CREDIT_CONSTRAINT = "deposit_one_credit_per_gateway_transaction"
 
 
 def new_reference() -> str:
@@ -141,46 +142,8 @@ def deposit_confirm(
     if deposit.status in (DepositStatus.SUCCESSFUL, DepositStatus.REVERSED):
         return deposit
     if txn is None:
-        adapter = get_gateway(deposit.gateway)
-        by_gateway_reference = deposit.source == Deposit.Source.VIRTUAL_ACCOUNT and deposit.gateway == "paystack"
-        txn = adapter.fetch_transaction(
-            reference=deposit.gateway_reference if by_gateway_reference else deposit.reference,
-            gateway_transaction_id=deposit.gateway_transaction_id or event_transaction_id,
-            checkout_id="" if deposit.source == Deposit.Source.VIRTUAL_ACCOUNT else deposit.gateway_reference,
-        )
+        txn = fetch_for(deposit, event_transaction_id)
     return deposit_settle(deposit_id=deposit.pk, txn=txn, actor=actor, expedite=expedite)
-
-
-@dataclass(frozen=True)
-class _Verdict:
-    status: str  # the Deposit.Status to move to, or "" to stay
-    reason: str = ""
-
-
-def _judge(deposit: Deposit, txn: GatewayTransaction) -> _Verdict:
-    """Compare the gateway's answer with what we expect. Pure."""
-    if txn.status == Status.SUCCEEDED:
-        if txn.amount is None:
-            return _Verdict(DepositStatus.NEEDS_REVIEW, "gateway reported success without a usable amount")
-        if txn.amount.currency != deposit.currency:
-            return _Verdict(DepositStatus.NEEDS_REVIEW, f"currency {txn.amount.currency} != {deposit.currency}")
-        if deposit.source == Deposit.Source.CHECKOUT:
-            if txn.reference and txn.reference != deposit.reference:
-                return _Verdict(DepositStatus.NEEDS_REVIEW, f"gateway reference {txn.reference!r} != ours")
-            if txn.amount.minor != deposit.amount_kobo:
-                kind = "underpaid" if txn.amount.minor < deposit.amount_kobo else "overpaid"
-                return _Verdict(DepositStatus.NEEDS_REVIEW, f"{kind}: paid {txn.amount.minor}, expected {deposit.amount_kobo}")
-        elif (
-            deposit.gateway_transaction_id and txn.gateway_transaction_id
-            and txn.gateway_transaction_id != deposit.gateway_transaction_id
-        ):
-            return _Verdict(DepositStatus.NEEDS_REVIEW, "gateway transaction id does not match the transfer")
-        if txn.amount.minor <= 0:
-            return _Verdict(DepositStatus.NEEDS_REVIEW, "non-positive amount")
-        return _Verdict(DepositStatus.SUCCESSFUL)
-    if txn.status == Status.FAILED and deposit.status == DepositStatus.INITIALIZED:
-        return _Verdict(DepositStatus.FAILED, txn.message or "the gateway reports the payment failed")
-    return _Verdict("", txn.message)
 
 
 def deposit_settle(
@@ -193,17 +156,13 @@ def deposit_settle(
         deposit = Deposit.objects.select_for_update().get(pk=deposit_id)
         if deposit.status in (DepositStatus.SUCCESSFUL, DepositStatus.REVERSED):
             return deposit
-        verdict = _judge(deposit, txn)
+        verdict = judge(deposit, txn)
         if verdict.status == DepositStatus.SUCCESSFUL:
-            _credit(deposit, txn, actor)
-        elif verdict.status == DepositStatus.NEEDS_REVIEW and deposit.status != DepositStatus.NEEDS_REVIEW:
-            _transition(deposit, DepositStatus.NEEDS_REVIEW, reason=verdict.reason,
-                        paid_kobo=txn.amount.minor if txn.amount else None)
-            audit_record(action="deposit.review", actor=actor, target=deposit, reason=verdict.reason)
-            alert_raise(kind="deposit_review", dedupe_key=f"deposit_review:{deposit.reference}",
-                        message=f"Deposit {deposit.reference} needs review: {verdict.reason}")
+            verdict = _credit_or_review(deposit, txn, actor)
+        if verdict.status == DepositStatus.NEEDS_REVIEW and deposit.status != DepositStatus.NEEDS_REVIEW:
+            _to_review(deposit, txn, verdict.reason, actor)
         elif verdict.status == DepositStatus.FAILED:
-            _transition(deposit, DepositStatus.FAILED, reason=verdict.reason, next_check_at=None)
+            transition(deposit, DepositStatus.FAILED, reason=verdict.reason, next_check_at=None)
         elif expedite and deposit.status == DepositStatus.INITIALIZED and txn.status in (Status.PENDING, Status.UNKNOWN):
             # A webhook says it is paid but the gateway does not yet: ask again soon rather
             # than at the backed-off time.
@@ -212,6 +171,30 @@ def deposit_settle(
                 models.Q(next_check_at__isnull=True) | models.Q(next_check_at__gt=soon)
             ).update(next_check_at=soon)
         return deposit
+
+
+def _credit_or_review(deposit: Deposit, txn: GatewayTransaction, actor: Actor) -> Verdict:
+    """Credit, unless the answer may not credit this deposit (credit_blocker). The savepoint
+    turns a twin's win on the one-credit-per-gateway-transaction constraint into a review
+    instead of an error; the journal posted inside it is rolled back with it."""
+    blocker = credit_blocker(deposit, txn)
+    if blocker:
+        return Verdict(DepositStatus.NEEDS_REVIEW, blocker)
+    try:
+        with transaction.atomic():
+            _credit(deposit, txn, actor)
+    except IntegrityError as exc:
+        if ONE_CREDIT_CONSTRAINT not in str(exc):
+            raise
+        return Verdict(DepositStatus.NEEDS_REVIEW, "the gateway transaction was credited to another deposit")
+    return Verdict(DepositStatus.SUCCESSFUL)
+
+
+def _to_review(deposit: Deposit, txn: GatewayTransaction, reason: str, actor: Actor) -> None:
+    transition(deposit, DepositStatus.NEEDS_REVIEW, reason=reason, paid_kobo=txn.amount.minor if txn.amount else None)
+    audit_record(action="deposit.review", actor=actor, target=deposit, reason=reason)
+    alert_raise(kind="deposit_review", dedupe_key=f"deposit_review:{deposit.reference}",
+                message=f"Deposit {deposit.reference} needs review: {reason}")
 
 
 def _fee_kobo(deposit: Deposit, txn: GatewayTransaction, paid: int) -> int:
@@ -236,7 +219,7 @@ def _credit(deposit: Deposit, txn: GatewayTransaction, actor: Actor) -> None:
         extra["amount_kobo"] = paid  # a transfer is worth what arrived
     if txn.gateway_transaction_id and not deposit.gateway_transaction_id:
         extra["gateway_transaction_id"] = txn.gateway_transaction_id[:128]
-    _transition(deposit, DepositStatus.SUCCESSFUL, reason="", **extra)
+    transition(deposit, DepositStatus.SUCCESSFUL, reason="", **extra)
     audit_record(action="deposit.credit", actor=actor, target=deposit,
                  changes={"paid_kobo": paid, "fee_kobo": fee, "credited_kobo": credited})
     callback_emit(
@@ -255,7 +238,7 @@ def _naira(kobo: int) -> str:
     return f"{kobo // 100:,}.{kobo % 100:02d}"
 
 
-def _transition(deposit: Deposit, to: str, *, reason: str = "", **fields: Any) -> None:
+def transition(deposit: Deposit, to: str, *, reason: str = "", **fields: Any) -> None:
     """The one status move: allowed by Deposit.TRANSITIONS, conditional on the current status."""
     if to not in Deposit.TRANSITIONS[deposit.status]:
         raise ValueError(f"deposit {deposit.reference}: {deposit.status} -> {to} is not allowed")
@@ -269,29 +252,7 @@ def _transition(deposit: Deposit, to: str, *, reason: str = "", **fields: Any) -
     transaction.on_commit(lambda: DEPOSITS.labels(gateway=deposit.gateway, status=to).inc())
 
 
-# --- reverse ---------------------------------------------------------------------------------
-
-
-def deposit_reverse(*, deposit_id: int, amount_kobo: int | None, reason: str, actor: Actor = SYSTEM) -> Deposit:
-    """A refund or chargeback of a credited deposit: the wallets chargeback service debits what
-    is available, books the rest to receivables, freezes and alerts when money was spent.
-    Idempotent on `chargeback:<gateway>:<reference>`. Raises NotYetCredited when the funding
-    has not been credited yet (the caller retries later), InvalidState for other states."""
-    from payments import ledger
-
-    with transaction.atomic():
-        deposit = Deposit.objects.select_for_update().get(pk=deposit_id)
-        if deposit.status == DepositStatus.REVERSED:
-            return deposit
-        if deposit.status != DepositStatus.SUCCESSFUL:
-            raise NotYetCredited(deposit.reference)
-        assert deposit.credited_kobo is not None
-        amount = deposit.credited_kobo if amount_kobo is None else min(amount_kobo, deposit.credited_kobo)
-        ledger.post_chargeback(deposit=deposit, amount_kobo=amount, reason=reason, actor=actor)
-        _transition(deposit, DepositStatus.REVERSED, reason=reason)
-        audit_record(action="deposit.reverse", actor=actor, target=deposit, reason=reason,
-                     changes={"amount_kobo": amount})
-        return deposit
+# --- abandon -------------------------------------------------------------------------------------
 
 
 def deposit_abandon_if_stale(*, deposit_id: int, now: Any = None) -> bool:
@@ -302,7 +263,7 @@ def deposit_abandon_if_stale(*, deposit_id: int, now: Any = None) -> bool:
         deposit = Deposit.objects.select_for_update().get(pk=deposit_id)
         if deposit.status != DepositStatus.INITIALIZED or deposit.created_at > now - ABANDON_AFTER:
             return False
-        _transition(deposit, DepositStatus.ABANDONED, reason="no payment before the checkout expired", next_check_at=None)
+        transition(deposit, DepositStatus.ABANDONED, reason="no payment before the checkout expired", next_check_at=None)
         return True
 
 
@@ -318,8 +279,10 @@ def va_deposit_reference(gateway: str, gateway_transaction_id: str) -> str:
 def deposit_resolve(*, deposit_id: int, action: str, actor: Actor, reason: str) -> Deposit:
     """Staff decision on a deposit in `needs_review` (under/over-payment, odd reference):
     "credit" asks the gateway again (no transaction open) and credits what it says was paid,
-    in the deposit's currency only; "fail" marks it failed. Locks the deposit; audited
-    (`deposit.resolve`). Raises REASON_REQUIRED, INVALID_STATE, GATEWAY_ERROR."""
+    in the deposit's currency only, and never a transfer the gateway does not confirm for this
+    account nor a gateway transaction that credited another deposit (credit_blocker); "fail"
+    marks it failed. Locks the deposit; audited (`deposit.resolve`). Raises REASON_REQUIRED,
+    INVALID_STATE, GATEWAY_ERROR."""
     from config.errors import InvalidState, ReasonRequired
 
     if not reason.strip():
@@ -329,27 +292,41 @@ def deposit_resolve(*, deposit_id: int, action: str, actor: Actor, reason: str) 
     deposit = Deposit.objects.get(pk=deposit_id)
     if deposit.status != DepositStatus.NEEDS_REVIEW:
         raise InvalidState(f"the deposit is {deposit.status}, not needs_review")
-    txn = None
-    if action == "credit":
-        try:
-            txn = get_gateway(deposit.gateway).fetch_transaction(
-                reference=deposit.gateway_reference if deposit.source == Deposit.Source.VIRTUAL_ACCOUNT
-                and deposit.gateway == "paystack" else deposit.reference,
-                gateway_transaction_id=deposit.gateway_transaction_id,
-                checkout_id="" if deposit.source == Deposit.Source.VIRTUAL_ACCOUNT else deposit.gateway_reference,
-            )
-        except GatewayError as exc:
-            raise GatewayFailed() from exc
-        if txn.status != Status.SUCCEEDED or txn.amount is None or txn.amount.currency != deposit.currency:
-            raise InvalidState("the gateway does not report a payment in the deposit's currency")
+    txn = _verified_for_resolve(deposit) if action == "credit" else None
     with transaction.atomic():
         deposit = Deposit.objects.select_for_update().get(pk=deposit_id)
         if deposit.status != DepositStatus.NEEDS_REVIEW:
             raise InvalidState(f"the deposit is {deposit.status}, not needs_review")
         if txn is not None:
+            blocker = credit_blocker(deposit, txn)
+            if blocker:
+                raise InvalidState(blocker)
             _credit(deposit, txn, actor)
         else:
-            _transition(deposit, DepositStatus.FAILED, reason=reason, next_check_at=None)
+            transition(deposit, DepositStatus.FAILED, reason=reason, next_check_at=None)
         audit_record(action="deposit.resolve", actor=actor, target=deposit, reason=reason,
                      changes={"action": action, "credited_kobo": deposit.credited_kobo})
     return deposit
+
+
+def _verified_for_resolve(deposit: Deposit) -> GatewayTransaction:
+    from config.errors import InvalidState
+
+    try:
+        txn = fetch_for(deposit)
+    except GatewayError as exc:
+        raise GatewayFailed() from exc
+    if txn.status != Status.SUCCEEDED or txn.amount is None or txn.amount.currency != deposit.currency:
+        raise InvalidState("the gateway does not report a payment in the deposit's currency")
+    return txn
+
+
+def fetch_for(deposit: Deposit, event_transaction_id: str = "") -> GatewayTransaction:
+    """The gateway's verify answer for a deposit (no transaction may be open). A Paystack
+    transfer is verified by Paystack's own reference; a checkout by ours and its session id."""
+    transfer = deposit.source == Deposit.Source.VIRTUAL_ACCOUNT
+    return get_gateway(deposit.gateway).fetch_transaction(
+        reference=deposit.gateway_reference if transfer and deposit.gateway == "paystack" else deposit.reference,
+        gateway_transaction_id=deposit.gateway_transaction_id or event_transaction_id,
+        checkout_id="" if transfer else deposit.gateway_reference,
+    )

@@ -28,7 +28,8 @@ ID_REQUIRED = {"monnify": ("bvn", "nin"), "flutterwave": ("bvn",), "paystack": (
 
 
 def virtual_accounts_for_user(*, user_id: int) -> Any:
-    return VirtualAccount.objects.filter(user_id=user_id, active=True).order_by("gateway", "bank_name")
+    # pk last: a stable order for page-number pagination.
+    return VirtualAccount.objects.filter(user_id=user_id, active=True).order_by("gateway", "bank_name", "pk")
 
 
 def _validate_id(gateway: str, id_type: str, id_number: str) -> None:
@@ -133,3 +134,19 @@ def virtual_account_assigned(*, event: NormalizedEvent) -> list[VirtualAccount]:
     stored = _store(user_id=request.user_id, gateway=event.gateway, infos=[info], actor=Actor.system("paystack"))
     VirtualAccountRequest.objects.filter(pk=request.pk).update(status=VirtualAccountRequest.Status.ASSIGNED, error="")
     return stored
+
+
+def virtual_account_assign_failed(*, event: NormalizedEvent) -> int:
+    """Paystack's `dedicatedaccount.assign.failed` (identification failed): the pending
+    request of the customer with that e-mail becomes `failed`, so the customer may ask again
+    (with another BVN). Returns the number of requests moved."""
+    data = (event.raw or {}).get("data") or {}
+    customer = data.get("customer") or {}
+    identification = data.get("identification") or {}
+    email = str(customer.get("email") or "").lower()
+    if not email:
+        return 0
+    reason = str(identification.get("reason") or data.get("reason") or identification.get("status") or "failed")
+    return VirtualAccountRequest.objects.filter(
+        gateway=event.gateway, user__email__iexact=email, status=VirtualAccountRequest.Status.PENDING
+    ).update(status=VirtualAccountRequest.Status.FAILED, error=f"assignment failed: {reason}"[:500])

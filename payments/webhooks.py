@@ -21,14 +21,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.services import Actor, audit_record, staff_reason
-from config.alerts import alert_raise
 from config.metrics import WEBHOOK_DELIVERIES
-from payments import services
+from payments import handlers, services
 from payments.errors import NotYetCredited
 from payments.gateways.base import GatewayError, MalformedEvent
 from payments.gateways.registry import get_gateway
 from payments.gateways.types import InboundWebhook, NormalizedEvent
-from payments.models import Deposit, VirtualAccount, WebhookDelivery, WebhookEvent
+from payments.models import Deposit, WebhookDelivery, WebhookEvent
 
 log = structlog.get_logger("payments.webhooks")
 
@@ -87,7 +86,7 @@ def webhook_receive(
     if event.livemode is not None and event.livemode != adapter.live:
         mode = "live" if event.livemode else "test"
         return _judged(delivery, WebhookDelivery.Verdict.IGNORED, f"{mode} event on a {'live' if adapter.live else 'test'} account", 200)
-    stored, created = _event_get_or_create(event, delivery, body)
+    stored, created = _event_get_or_create(event, delivery, body, body_signed=check.body_bound)
     verdict = WebhookDelivery.Verdict.ACCEPTED if created else WebhookDelivery.Verdict.DUPLICATE
     notes = [] if check.body_bound else ["origin-only signature: the gateway's verify API decides"]
     if adapter.source_ips and remote_ip not in adapter.source_ips:
@@ -123,20 +122,22 @@ def _valid_ip(value: str | None) -> str | None:
         return None
 
 
-def _event_get_or_create(event: NormalizedEvent, delivery: WebhookDelivery, body: bytes) -> tuple[WebhookEvent, bool]:
+def _event_get_or_create(
+    event: NormalizedEvent, delivery: WebhookDelivery, body: bytes, *, body_signed: bool
+) -> tuple[WebhookEvent, bool]:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING id: one statement in autocommit (no
     transaction round trips on the hot path); a conflict means the event exists already."""
     table = WebhookEvent._meta.db_table
     values = [
         event.gateway, event.dedupe_key[:255], event.event_type[:64], event.kind, event.reference[:128],
         event.gateway_transaction_id[:128], body.decode("utf-8", "replace"), delivery.pk, timezone.now(),
-        WebhookEvent.Outcome.PENDING, "", 0,
+        WebhookEvent.Outcome.PENDING, "", 0, body_signed,
     ]
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (gateway, dedupe_key, event_type, kind, reference, gateway_transaction_id, "  # noqa: S608 - table name from the model
-            "payload, first_delivery_id, received_at, outcome, error, attempts) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "payload, first_delivery_id, received_at, outcome, error, attempts, body_signed) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (gateway, dedupe_key) DO NOTHING RETURNING id",
             values,
         )
@@ -144,7 +145,7 @@ def _event_get_or_create(event: NormalizedEvent, delivery: WebhookDelivery, body
     if row is not None:
         return WebhookEvent(
             pk=row[0], gateway=event.gateway, dedupe_key=event.dedupe_key[:255], first_delivery_id=delivery.pk,
-            received_at=values[8], outcome=WebhookEvent.Outcome.PENDING,
+            received_at=values[8], outcome=WebhookEvent.Outcome.PENDING, body_signed=body_signed,
         ), True
     return WebhookEvent.objects.get(gateway=event.gateway, dedupe_key=event.dedupe_key[:255]), False
 
@@ -181,7 +182,7 @@ def webhook_event_process(*, event_id: int, actor: Actor = services.SYSTEM) -> s
         query=delivery.query if delivery else {},
     ))
     try:
-        outcome, deposit = _process(event)
+        outcome, deposit = handlers.handle(event, body_signed=stored.body_signed)
     except NotYetCredited:
         _record(stored, WebhookEvent.Outcome.ERROR, None, "the funding it reverses is not credited yet", done=False)
         return WebhookEvent.Outcome.ERROR
@@ -199,114 +200,6 @@ def _record(stored: WebhookEvent, outcome: str, deposit: Deposit | None, error: 
     WebhookEvent.objects.filter(pk=stored.pk).update(
         outcome=outcome, error=error[:2000], deposit=deposit or stored.deposit,
         processed_at=timezone.now() if done else None,
-    )
-
-
-def _process(event: NormalizedEvent) -> tuple[str, Deposit | None]:
-    Outcome = WebhookEvent.Outcome
-    if event.kind in ("funding", "failed"):
-        deposit, txn = _deposit_for(event)
-        if deposit is None:
-            _alert_orphan(event)
-            return Outcome.ORPHAN, None
-        before = deposit.status
-        deposit = services.deposit_confirm(
-            deposit_id=deposit.pk, event_transaction_id=event.gateway_transaction_id, txn=txn,
-            expedite=event.kind == "funding",
-        )
-        if deposit.status == Deposit.Status.REVERSED:
-            return Outcome.REVERSED, deposit
-        if deposit.status == Deposit.Status.SUCCESSFUL:
-            return (Outcome.ALREADY_CREDITED if before == deposit.status else Outcome.CREDITED), deposit
-        return {
-            Deposit.Status.FAILED: Outcome.FAILED_DEPOSIT, Deposit.Status.NEEDS_REVIEW: Outcome.NEEDS_REVIEW,
-        }.get(deposit.status, Outcome.NOT_PAID), deposit
-    if event.kind in ("refund", "chargeback"):
-        deposit = _deposit_by_ids(event)
-        if deposit is None:
-            _alert_orphan(event)
-            return Outcome.ORPHAN, None
-        services.deposit_reverse(
-            deposit_id=deposit.pk, amount_kobo=event.amount.minor if event.amount else None,
-            reason=f"{event.gateway} {event.event_type}",
-        )
-        return Outcome.REVERSED, deposit
-    if event.kind == "va_assigned":
-        from payments import virtual_accounts
-
-        virtual_accounts.virtual_account_assigned(event=event)
-    return Outcome.IGNORED, None
-
-
-def _deposit_by_ids(event: NormalizedEvent) -> Deposit | None:
-    """By our reference first (the common case, a unique index), then the gateway's ids
-    (each indexed): one cheap lookup per step, never an OR across columns."""
-    deposits = Deposit.objects.filter(gateway=event.gateway)
-    lookups = []
-    if event.reference:
-        lookups += [{"reference": event.reference}, {"gateway_reference": event.reference}]
-    if event.gateway_transaction_id:
-        lookups.append({"gateway_transaction_id": event.gateway_transaction_id})
-    for lookup in lookups:
-        deposit = deposits.filter(**lookup).order_by("pk").first()
-        if deposit is not None:
-            return deposit
-    return None
-
-
-def _deposit_for(event: NormalizedEvent) -> tuple[Deposit | None, Any]:
-    """The deposit an event is about: ours by reference (same gateway only); a transfer into a
-    virtual account (created here, keyed by the gateway's transaction id); or, for gateways
-    whose notification carries only their own id (Mercado Pago), found through the verify."""
-    if event.virtual_account_number or (event.customer_reference and not event.reference):
-        return _virtual_account_deposit(event), None
-    deposit = _deposit_by_ids(event)
-    if deposit is not None or event.reference or not event.gateway_transaction_id:
-        if deposit is None and event.reference:
-            account = VirtualAccount.objects.filter(gateway=event.gateway, customer_reference=event.reference).first()
-            if account is not None:  # Flutterwave static accounts: tx_ref is the account's
-                return _virtual_account_deposit(event, account), None
-        return deposit, None
-    txn = get_gateway(event.gateway).fetch_transaction(gateway_transaction_id=event.gateway_transaction_id)
-    deposit = Deposit.objects.filter(gateway=event.gateway, reference=txn.reference).first() if txn.reference else None
-    return deposit, txn
-
-
-def _virtual_account_deposit(event: NormalizedEvent, account: VirtualAccount | None = None) -> Deposit | None:
-    if account is None:
-        accounts = VirtualAccount.objects.filter(gateway=event.gateway)
-        if event.virtual_account_number:
-            account = accounts.filter(account_number=event.virtual_account_number).first()
-        if account is None and event.customer_reference:
-            account = accounts.filter(customer_reference=event.customer_reference).first()
-    txn_id = event.gateway_transaction_id or event.reference
-    if account is None or not txn_id:
-        return None
-    deposit, _ = Deposit.objects.get_or_create(
-        reference=services.va_deposit_reference(event.gateway, txn_id),
-        defaults={
-            "user_id": account.user_id, "gateway": event.gateway, "source": Deposit.Source.VIRTUAL_ACCOUNT,
-            "amount_kobo": event.amount.minor if event.amount and event.amount.minor > 0 else 1,
-            "currency": account_currency(event), "gateway_reference": event.reference[:128],
-            "gateway_transaction_id": event.gateway_transaction_id[:128], "virtual_account": account,
-            "next_check_at": timezone.now() + services.next_check_delay(0),
-        },
-    )
-    return deposit
-
-
-def account_currency(event: NormalizedEvent) -> str:
-    from django.conf import settings
-
-    return event.amount.currency if event.amount else settings.WALLET_CURRENCY
-
-
-def _alert_orphan(event: NormalizedEvent) -> None:
-    alert_raise(
-        kind="webhook_orphan", dedupe_key=f"webhook_orphan:{event.gateway}:{event.dedupe_key}"[:255],
-        message=f"{event.gateway} {event.event_type} matches no deposit or virtual account",
-        details={"reference": event.reference, "gateway_transaction_id": event.gateway_transaction_id,
-                 "account_number": event.virtual_account_number},
     )
 
 

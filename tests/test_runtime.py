@@ -64,7 +64,10 @@ def test_check_deploy_is_clean_with_production_settings():
         ({"KYC_IDENTITY_HMAC_KEY": "too-short"}, "KYC_IDENTITY_HMAC_KEY"),
         ({"SANDBOX_PROVIDER_ENABLED": "true"}, "VTU_PROVIDERS[sandbox] is a sandbox"),
         ({"SANDBOX_GATEWAY_ENABLED": "true"}, "PAYMENT_GATEWAYS[sandbox] is a sandbox"),
-        ({"PAYSTACK_SECRET_KEY": "sk_test_x", "PAYSTACK_WEBHOOK_SECRET": ""}, "PAYMENT_GATEWAYS[paystack]"),
+        ({"FLUTTERWAVE_SECRET_KEY": "FLWSECK_TEST-x", "FLUTTERWAVE_WEBHOOK_SECRET": ""},
+         "PAYMENT_GATEWAYS[flutterwave]"),
+        # Paystack signs webhooks with its secret key: an empty webhook secret means that key.
+        ({"PAYSTACK_SECRET_KEY": "sk_test_x", "PAYSTACK_WEBHOOK_SECRET": ""}, None),
         ({"VTPASS_API_KEY": "k", "VTPASS_SECRET_KEY": "s", "VTPASS_PUBLIC_KEY": ""}, None),
         # Switched on explicitly: an empty secret is a refusal, not a silent "off".
         ({"VTPASS_ENABLED": "true", "VTPASS_API_KEY": "k", "VTPASS_SECRET_KEY": "s"},
@@ -79,7 +82,8 @@ def test_check_deploy_is_clean_with_production_settings():
 def test_process_refuses_to_start_on_unsafe_production_settings(overrides, message):
     result = _manage("check", env=_production_env(**overrides))
     if message is None:
-        # A provider with part of its credentials, not switched on explicitly, is simply off.
+        # A provider with part of its credentials, not switched on explicitly, is simply off; a
+        # Paystack webhook secret defaults to its secret key.
         assert result.returncode == 0, result.stderr
         return
     assert result.returncode != 0
@@ -287,3 +291,15 @@ def test_image_collects_static_files_under_production_settings(tmp_path):
     )
     assert served.returncode == 0, served.stderr[-2000:]
     assert "/api/docs/ 200" in served.stdout and "/admin/login/ 200" in served.stdout, served.stdout
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, None), ("", None), ("  ", None), ("true", True), ("false", False)])
+def test_an_empty_enabled_switch_decides_by_credentials(monkeypatch, value, expected):
+    """.env.example leaves <NAME>_ENABLED empty: copied as it is, it must not switch a gateway off."""
+    from config import settings as configured
+
+    if value is None:
+        monkeypatch.delenv("PAYSTACK_ENABLED", raising=False)
+    else:
+        monkeypatch.setenv("PAYSTACK_ENABLED", value)
+    assert configured._switch("PAYSTACK_ENABLED") is expected

@@ -29,6 +29,7 @@ from payments.gateways.types import (
     GatewayTransaction,
     InboundWebhook,
     NormalizedEvent,
+    Reversal,
     VirtualAccountInfo,
     VirtualAccountRequest,
 )
@@ -143,6 +144,12 @@ class Gateway:
 
     def create_virtual_account(self, request: VirtualAccountRequest) -> list[VirtualAccountInfo]:
         raise NotSupported(f"{self.name} offers no virtual accounts")
+
+    def confirm_reversal(self, event: NormalizedEvent) -> Reversal:
+        """Ask the gateway's API what a refund/chargeback event claims, for events whose body
+        the signature does not cover or that carry no amount. Raises NotSupported where the
+        gateway documents no such lookup (staff then decide), GatewayError otherwise."""
+        raise NotSupported(f"{self.name} offers no refund lookup")
 
     # --- HTTP ---------------------------------------------------------------------------------
     def auth_headers(self) -> dict[str, str]:

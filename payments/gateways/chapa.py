@@ -11,6 +11,11 @@ charge.success, transfer.*, payout.*).
 `Chapa-Signature` is a per-account constant (it signs the secret, not the body): origin
 only. The CLI signs Python's str(dict), so which bytes production signs is unproven
 (gateways.md §5 [U]); we hash the raw body, and the verify API decides what was paid anyway.
+
+Refunds: `charge.refunded` [U: named in Chapa's event list, payload not documented; we read
+`amount` and the refund's `refund_reference`/`reference` like charge events]. Chapa documents
+no API to look a refund up, so a refund is posted only from a delivery whose body is signed
+(`x-chapa-signature`); one carrying only the origin header `Chapa-Signature` goes to staff.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from payments.gateways.types import (
     InboundWebhook,
     Money,
     NormalizedEvent,
+    Reversal,
     Status,
     to_major,
     to_minor,
@@ -91,10 +97,17 @@ class ChapaGateway(Gateway):
             kind = "refund"
         currency = str(payload.get("currency") or self.currency)
         chapa_reference = str(payload.get("reference") or "")
+        amount = self._money(payload.get("amount"), currency)
+        reversal = None
+        if kind == "refund":
+            refund_key = str(payload.get("refund_reference") or f"{chapa_reference}-{payload.get('amount')}")
+            reversal = Reversal(kind="refund", key=refund_key, amount=amount)
         return NormalizedEvent(
-            gateway=self.name, dedupe_key=f"{event_type}:{chapa_reference or payload.get('tx_ref', '')}",
+            gateway=self.name,
+            dedupe_key=f"{event_type}:{chapa_reference or payload.get('tx_ref', '')}"
+            + (f":{reversal.key}" if reversal else ""),
             event_type=event_type, kind=kind, reference=str(payload.get("tx_ref") or ""),
-            gateway_transaction_id=chapa_reference, amount=self._money(payload.get("amount"), currency),
+            gateway_transaction_id=chapa_reference, amount=amount, reversal=reversal,
             livemode=(payload.get("mode") == "live") if payload.get("mode") else None, raw=payload,
         )
 

@@ -11,8 +11,19 @@ header equal to the dashboard secret hash; payload {event, data}); /docs/virtual
 Two webhook schemes: the legacy `verif-hash` is the secret itself, not a signature of the
 body, so it proves origin only (anyone who saw one delivery could replay it with another
 body). The newer `flutterwave-signature` = base64(HMAC-SHA256(raw body, secret hash)) is
-body-bound ([S] — several independent implementations; gateways.md §2). Both are accepted;
-either way nothing is credited before GET .../verify agrees.
+body-bound ([S] — several independent implementations; gateways.md §2). Both are accepted
+(a delivery carrying both is accepted on the legacy hash when the new signature does not
+match: during a migration Flutterwave may sign with a secret we do not hold yet, and the
+legacy hash alone would pass anyway); either way nothing is credited before GET .../verify
+agrees, and a transfer into a static account credits only when that answer's `tx_ref` is the
+account's (developer.flutterwave.com v3 virtual accounts: `tx_ref` "is returned whenever a
+transfer is made into the account").
+
+Refunds: `refund.completed` (data.id = the refund, TransactionId = the payment; the payload
+shape is [S], one public implementation), always confirmed with GET /v3/refunds/{id}
+(developer.flutterwave.com/docs/payment-operations/refunds: `amount_refunded`, `tx_id`,
+`status` "completed") before anything is debited. Chargeback webhooks are not documented for
+v3 and are not handled (docs/payments.md).
 """
 
 from __future__ import annotations
@@ -24,7 +35,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from payments.gateways.base import Gateway, GatewayPermanentError, SignatureCheck, constant_time_equal, load_json
+from payments.gateways.base import (
+    Gateway,
+    GatewayPermanentError,
+    GatewayTransientError,
+    SignatureCheck,
+    constant_time_equal,
+    load_json,
+)
 from payments.gateways.types import (
     AmountError,
     CheckoutRequest,
@@ -33,6 +51,7 @@ from payments.gateways.types import (
     InboundWebhook,
     Money,
     NormalizedEvent,
+    Reversal,
     Status,
     VirtualAccountInfo,
     VirtualAccountRequest,
@@ -84,7 +103,8 @@ class FlutterwaveGateway(Gateway):
                 digest = hmac.new(secret.encode(), webhook.body, hashlib.sha256).digest()
                 if constant_time_equal(base64.b64encode(digest).decode(), signature):
                     return SignatureCheck(True)
-            elif constant_time_equal(secret, legacy):
+        for secret in self.webhook_secrets:
+            if legacy and constant_time_equal(secret, legacy):
                 return SignatureCheck(True, body_bound=False)
         return SignatureCheck(False, "flutterwave signature does not match")
 
@@ -92,20 +112,44 @@ class FlutterwaveGateway(Gateway):
         payload = load_json(webhook.body)
         event_type = str(payload.get("event") or payload.get("type") or "")
         data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+        if event_type == "refund.completed":
+            return self._refund_event(payload, data)
         status = str(data.get("status") or "").lower()
         kind = "other"
         if event_type == "charge.completed":
             kind = "funding" if status == "successful" else "failed"
         currency = str(data.get("currency") or self.currency)
         object_id = str(data.get("id") or "")
+        tx_ref = str(data.get("tx_ref") or "")
         return NormalizedEvent(
             gateway=self.name,
-            dedupe_key=f"{event_type}:{object_id or data.get('tx_ref', '')}:{status}",
-            event_type=event_type, kind=kind,
-            reference=str(data.get("tx_ref") or ""),
-            gateway_transaction_id=object_id,
-            amount=self._money(data.get("amount"), currency),
-            raw=payload,
+            # tx_ref is part of the key: a legacy-signed copy re-pointed at another tx_ref must
+            # not take the genuine event's key (and so keep it from being processed).
+            dedupe_key=f"{event_type}:{object_id or tx_ref}:{status}:{tx_ref}",
+            event_type=event_type, kind=kind, reference=tx_ref, gateway_transaction_id=object_id,
+            amount=self._money(data.get("amount"), currency), raw=payload,
+        )
+
+    def _refund_event(self, payload: dict, data: dict) -> NormalizedEvent:
+        refund_id = str(data.get("id") or "")
+        transaction_id = str(data.get("TransactionId") or data.get("tx_id") or "")
+        return NormalizedEvent(
+            gateway=self.name, dedupe_key=f"refund.completed:{refund_id}", event_type="refund.completed",
+            kind="refund", gateway_transaction_id=transaction_id, raw=payload,
+            # No amount: the refund is always confirmed with the API (confirm_reversal).
+            reversal=Reversal(kind="refund", key=refund_id, amount=None, transaction_id=transaction_id),
+        )
+
+    def confirm_reversal(self, event: NormalizedEvent) -> Reversal:
+        if event.kind != "refund" or event.reversal is None or not event.reversal.key.isdigit():
+            raise GatewayPermanentError(f"flutterwave {event.event_type}: no refund id to confirm")
+        body = self.call("GET", f"/refunds/{event.reversal.key}", operation="refund_fetch")
+        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        if str(data.get("status") or "").lower() != "completed":
+            raise GatewayTransientError(f"flutterwave refund {event.reversal.key} is {data.get('status')!r}")
+        return Reversal(
+            kind="refund", key=event.reversal.key, amount=self._money(data.get("amount_refunded"), self.currency),
+            transaction_id=str(data.get("tx_id") or ""),
         )
 
     def fetch_transaction(
@@ -130,6 +174,8 @@ class FlutterwaveGateway(Gateway):
             fee=self._money(data.get("app_fee"), currency) if currency else None,
             paid_at=_parse_time(data.get("created_at")),
             message=str(data.get("processor_response") or body.get("message") or ""),
+            # A transfer into a static account carries the account's tx_ref.
+            account_reference=str(data.get("tx_ref") or ""),
             raw=body,
         )
 

@@ -12,7 +12,13 @@ Mercado Pago Pix webhook signature"]; /developers/en/news/2023/01/04/Idempotency
 will-be-mandatory (X-Idempotency-Key on creates).
 
 The signature covers only the resource id, never the amount or status: every notification is
-a hint to GET /v1/payments/{id}, which alone decides.
+a hint to GET /v1/payments/{id}, which alone decides — credit, failure, or money taken back:
+`transaction_amount_refunded` (the running total of refunds; a partially refunded payment
+stays "approved" with status_detail "partially_refunded") and status "charged_back" with
+status_detail "settled" (the chargeback went against the seller; "reimbursed" means Mercado
+Pago covered it, "in_process" is undecided) — mercadopago.com.br/developers/en/docs/
+checkout-api/response-handling/query-results and .../split-payments-1-n/payments-management/
+chargebacks.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from payments.gateways.types import (
     InboundWebhook,
     Money,
     NormalizedEvent,
+    Reversal,
     Status,
     to_major,
     to_minor,
@@ -113,10 +120,14 @@ class MercadoPagoGateway(Gateway):
         # The signed id is the query's data.id; a body claiming another id is not trusted.
         resource_id = webhook.query.get("data.id") or str(data.get("id") or "")
         return NormalizedEvent(
-            gateway=self.name, dedupe_key=f"{topic}:{resource_id}:{action}", event_type=action or topic,
+            # The notification's own id is part of the key: a payment sends "payment.updated"
+            # again for each change (approved, then refunded, then charged back), and each must
+            # be looked at. Not covered by the signature; a forged id only costs a verify.
+            gateway=self.name, dedupe_key=f"{topic}:{resource_id}:{action}:{payload.get('id') or ''}",
+            event_type=action or topic,
             # Every payment notification means "look it up": the verify decides credit, failure
             # or reversal.
-            kind="funding" if topic == "payment" else "other",
+            kind="lookup" if topic == "payment" else "other",
             gateway_transaction_id=resource_id,
             livemode=payload.get("live_mode") if isinstance(payload.get("live_mode"), bool) else None,
             raw=payload,
@@ -140,8 +151,21 @@ class MercadoPagoGateway(Gateway):
             gateway=self.name, status=_STATUS.get(str(body.get("status") or ""), Status.UNKNOWN),
             amount=self._money(body.get("transaction_amount"), currency) if currency else None,
             reference=str(body.get("external_reference") or ""), gateway_transaction_id=str(body.get("id") or ""),
-            message=str(body.get("status_detail") or ""), raw=body,
+            message=str(body.get("status_detail") or ""), reversals=self._reversals(body, currency), raw=body,
         )
+
+    def _reversals(self, body: dict[str, Any], currency: str) -> tuple[Reversal, ...]:
+        payment_id = str(body.get("id") or "")
+        found = []
+        refunded = self._money(body.get("transaction_amount_refunded") or 0, currency) if currency else None
+        if refunded is not None and refunded.minor > 0:
+            found.append(Reversal(kind="refund", key=f"total-{refunded.minor}", amount=refunded, cumulative=True,
+                                  transaction_id=payment_id))
+        if body.get("status") == "charged_back" and body.get("status_detail") == "settled":
+            paid = self._money(body.get("transaction_amount"), currency) if currency else None
+            lost = Money(paid.minor - (refunded.minor if refunded else 0), currency) if paid else None
+            found.append(Reversal(kind="chargeback", key=f"payment-{payment_id}", amount=lost, transaction_id=payment_id))
+        return tuple(found)
 
     @staticmethod
     def _money(value: Any, currency: str) -> Money | None:

@@ -11,6 +11,15 @@ totalPayable, settlementAmount, paymentStatus, currency).
 
 Amounts are naira decimals both ways. Monnify's own references contain '|': always
 URL-encoded. The bearer token is cached until shortly before it expires.
+
+Refunds: `SUCCESSFUL_REFUND` (developers.monnify.com webhook event types, "Successful Refund:
+sent when an initiated refund has been processed successfully"). Its eventData names the
+refund (`refundReference`, merchant-generated, unique), the payment it reverses
+(`transactionReference`) and the amount refunded (`refundAmount`, naira) — field names as in
+Monnify's refund resource (Monnify/monnify-python TransactionRefund: transactionReference,
+refundReference, amount) [S; the event sample itself was not found: docs/payments.md]. The
+signature covers the body; a refund whose amount is missing is never guessed (staff decide).
+Never `amountPaid`: that is the whole payment, and a partial refund would reverse all of it.
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ from payments.gateways.types import (
     InboundWebhook,
     Money,
     NormalizedEvent,
+    Reversal,
     Status,
     VirtualAccountInfo,
     VirtualAccountRequest,
@@ -138,24 +148,38 @@ class MonnifyGateway(Gateway):
     def parse_event(self, webhook: InboundWebhook) -> NormalizedEvent:
         payload = load_json(webhook.body)
         event_type = str(payload.get("eventType") or "")
-        data = payload.get("eventData") if isinstance(payload.get("eventData"), dict) else {}
-        product = data.get("product") if isinstance(data.get("product"), dict) else {}
-        currency = str(data.get("currency") or self.currency)
+        data = _dict(payload.get("eventData"))
+        currency = str(data.get("currency") or data.get("currencyCode") or self.currency)
+        if event_type == "SUCCESSFUL_REFUND":
+            return self._refund_event(payload, data, currency)
+        product = _dict(data.get("product"))
         transaction_reference = str(data.get("transactionReference") or "")
-        kind, reference, customer_reference = "other", str(data.get("paymentReference") or ""), ""
+        kind, reference, customer_reference, account_number = "other", str(data.get("paymentReference") or ""), "", ""
         if event_type == "SUCCESSFUL_TRANSACTION":
             kind = "funding"
             if product.get("type") == "RESERVED_ACCOUNT":
-                # product.reference is the accountReference we chose when reserving the account.
+                # product.reference is the accountReference we chose when reserving the account;
+                # the destination names which of its banks' NUBANs was paid.
                 customer_reference, reference = str(product.get("reference") or ""), ""
-        elif event_type == "SUCCESSFUL_REFUND":
-            kind = "refund"
+                account_number = str(_dict(data.get("destinationAccountInformation")).get("accountNumber") or "")
         return NormalizedEvent(
             gateway=self.name,
             dedupe_key=f"{event_type}:{transaction_reference or reference}",
-            event_type=event_type, kind=kind, reference=reference,
-            gateway_transaction_id=transaction_reference, customer_reference=customer_reference,
+            event_type=event_type, kind=kind, reference=reference, gateway_transaction_id=transaction_reference,
+            customer_reference=customer_reference, virtual_account_number=account_number,
             amount=self._money(data.get("amountPaid"), currency), raw=payload,
+        )
+
+    def _refund_event(self, payload: dict, data: dict, currency: str) -> NormalizedEvent:
+        refund_reference = str(data.get("refundReference") or "")
+        transaction_reference = str(data.get("transactionReference") or "")
+        amount = self._money(data.get("refundAmount"), currency)
+        return NormalizedEvent(
+            gateway=self.name, dedupe_key=f"SUCCESSFUL_REFUND:{refund_reference or transaction_reference}",
+            event_type="SUCCESSFUL_REFUND", kind="refund", reference=str(data.get("paymentReference") or ""),
+            gateway_transaction_id=transaction_reference, amount=amount, raw=payload,
+            reversal=Reversal(kind="refund", key=refund_reference or f"{transaction_reference}-amount",
+                              amount=amount, transaction_id=transaction_reference),
         )
 
     def fetch_transaction(
@@ -182,7 +206,10 @@ class MonnifyGateway(Gateway):
             amount=amount, reference=str(data.get("paymentReference") or ""),
             gateway_transaction_id=str(data.get("transactionReference") or ""), fee=fee,
             paid_at=_parse_time(data.get("paidOn")),
-            message=str(data.get("paymentStatus") or body.get("responseMessage") or ""), raw=body,
+            message=str(data.get("paymentStatus") or body.get("responseMessage") or ""),
+            # Transfers into a reserved account (when the answer carries them).
+            account_number=str(_dict(data.get("destinationAccountInformation")).get("accountNumber") or ""),
+            account_reference=str(_dict(data.get("product")).get("reference") or ""), raw=body,
         )
 
     def create_virtual_account(self, request: VirtualAccountRequest) -> list[VirtualAccountInfo]:
@@ -217,6 +244,10 @@ class MonnifyGateway(Gateway):
             return Money(to_minor(value, currency), currency)
         except AmountError:
             return None
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _parse_time(value: Any) -> datetime | None:

@@ -10,6 +10,14 @@ Webhook: `x-paystack-signature` = hex HMAC-SHA512(raw body, secret key). No time
 no replay window: replays are stopped by the event's dedupe key and the journal key. A newer
 `t=,v1=kid:hex` scheme appears in one newer doc snippet only (gateways.md §1 [U]); it is not
 accepted until confirmed.
+
+Money taken back (PaystackOSS/doc-code-snippets doc/payments/webhooks/events.js and
+doc/payments/refunds/events.js): `refund.processed` (data.amount in kobo, a string;
+data.refund_reference; no refund id) and `charge.dispute.resolve` with a resolution other
+than "declined" ("merchant-accepted", "auto-accepted": data.refund_amount is refunded to the
+cardholder; data.id is the dispute, data.transaction the payment). `charge.dispute.create`
+and `.remind` only alert staff (16 hours to answer). The body is signed, so its amounts are
+used as they stand.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from payments.gateways.types import (
     InboundWebhook,
     Money,
     NormalizedEvent,
+    Reversal,
     Status,
     VirtualAccountInfo,
     VirtualAccountRequest,
@@ -57,6 +66,14 @@ def _parse_time(value: Any) -> datetime | None:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _livemode(data: dict) -> bool | None:
+    return (data.get("domain") == "live") if data.get("domain") else None
 
 
 class PaystackGateway(Gateway):
@@ -105,12 +122,13 @@ class PaystackGateway(Gateway):
     def parse_event(self, webhook: InboundWebhook) -> NormalizedEvent:
         payload = load_json(webhook.body)
         event_type = str(payload.get("event") or "")
-        data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
-        authorization = data.get("authorization") if isinstance(data.get("authorization"), dict) else {}
-        customer = data.get("customer") if isinstance(data.get("customer"), dict) else {}
-        currency = str(data.get("currency") or self.currency)
+        data = _dict(payload.get("data"))
+        if event_type == "refund.processed":
+            return self._refund_event(payload, data)
+        if event_type.startswith("charge.dispute."):
+            return self._dispute_event(payload, data)
+        authorization, customer = _dict(data.get("authorization")), _dict(data.get("customer"))
         kind, reference, object_id = "other", str(data.get("reference") or ""), str(data.get("id") or "")
-        amount = self._money(data.get("amount"), currency)
         account_number = ""
         if event_type == "charge.success":
             kind = "funding"
@@ -118,23 +136,48 @@ class PaystackGateway(Gateway):
                 # A transfer into a dedicated account: Paystack made the reference; the owner is
                 # found by the receiving account number (or the customer code).
                 account_number = str(authorization.get("receiver_bank_account_number") or "")
-        elif event_type == "refund.processed":
-            kind, reference = "refund", str(data.get("transaction_reference") or reference)
-        elif event_type.startswith("charge.dispute."):
-            transaction = data.get("transaction") if isinstance(data.get("transaction"), dict) else {}
-            kind, reference = "other", str(transaction.get("reference") or reference)
-        elif event_type == "dedicatedaccount.assign.success":
-            kind = "va_assigned"
-            account = data.get("dedicated_account") if isinstance(data.get("dedicated_account"), dict) else {}
-            account_number = str(account.get("account_number") or "")
+        elif event_type in ("dedicatedaccount.assign.success", "dedicatedaccount.assign.failed"):
+            kind = "va_assigned" if event_type.endswith("success") else "va_failed"
+            account_number = str(_dict(data.get("dedicated_account")).get("account_number") or "")
+            object_id = object_id or str(customer.get("customer_code") or "")
         return NormalizedEvent(
-            gateway=self.name,
-            dedupe_key=f"{event_type}:{object_id or reference}",
-            event_type=event_type, kind=kind, reference=reference, gateway_transaction_id=object_id,
-            virtual_account_number=account_number,
+            gateway=self.name, dedupe_key=f"{event_type}:{object_id or reference}", event_type=event_type, kind=kind,
+            reference=reference, gateway_transaction_id=object_id, virtual_account_number=account_number,
             customer_reference=str(customer.get("customer_code") or ""),
-            amount=amount, livemode=(data.get("domain") == "live") if data.get("domain") else None,
-            raw=payload,
+            amount=self._money(data.get("amount"), str(data.get("currency") or self.currency)),
+            livemode=_livemode(data), raw=payload,
+        )
+
+    def _refund_event(self, payload: dict, data: dict) -> NormalizedEvent:
+        """One refund of a payment. Paystack sends no refund id: refund_reference names it
+        (null while pending, set once processed); failing that, the amount does."""
+        reference = str(data.get("transaction_reference") or "")
+        amount = self._money(data.get("amount"), str(data.get("currency") or self.currency))
+        refund_key = str(data.get("refund_reference") or f"amount-{amount.minor if amount else 'unknown'}")
+        return NormalizedEvent(
+            gateway=self.name, dedupe_key=f"refund.processed:{reference}:{refund_key}", event_type="refund.processed",
+            kind="refund", reference=reference, amount=amount, livemode=_livemode(data), raw=payload,
+            reversal=Reversal(kind="refund", key=refund_key, amount=amount),
+        )
+
+    def _dispute_event(self, payload: dict, data: dict) -> NormalizedEvent:
+        event_type = str(payload.get("event") or "")
+        transaction = _dict(data.get("transaction"))
+        resolution = str(data.get("resolution") or "")
+        kind, reversal = "dispute_opened", None
+        if event_type == "charge.dispute.resolve":
+            kind = "other" if resolution == "declined" else "chargeback"  # declined: the merchant won
+            amount = self._money(data.get("refund_amount"), str(data.get("currency") or self.currency))
+            # An unknown resolution posts nothing by itself: with no amount, staff decide.
+            known = resolution in ("merchant-accepted", "auto-accepted")
+            reversal = Reversal(kind="chargeback", key=f"dispute-{data.get('id')}", amount=amount if known else None,
+                                transaction_id=str(transaction.get("id") or ""))
+        return NormalizedEvent(
+            gateway=self.name, dedupe_key=f"{event_type}:{data.get('id') or transaction.get('reference', '')}",
+            event_type=event_type, kind=kind,
+            reference=str(transaction.get("reference") or data.get("transaction_reference") or ""),
+            gateway_transaction_id=str(transaction.get("id") or ""), livemode=_livemode(data), raw=payload,
+            reversal=reversal if kind == "chargeback" else None,
         )
 
     def fetch_transaction(
@@ -153,6 +196,9 @@ class PaystackGateway(Gateway):
             fee=self._money(data.get("fees"), currency) if currency else None,
             paid_at=_parse_time(data.get("paid_at")),
             message=str(data.get("gateway_response") or body.get("message") or ""),
+            # Transfers into a dedicated account: which account, and whose (the owner's code).
+            account_number=str(_dict(data.get("authorization")).get("receiver_bank_account_number") or ""),
+            account_reference=str(_dict(data.get("customer")).get("customer_code") or ""),
             raw=body,
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from payments.gateways.base import Gateway
+from payments.gateways.base import Gateway, split_secrets
 from payments.gateways.chapa import ChapaGateway
 from payments.gateways.flutterwave import FlutterwaveGateway
 from payments.gateways.mercadopago import MercadoPagoGateway
@@ -47,3 +47,18 @@ def is_enabled(name: str) -> bool:
     if config.get("CURRENCY") != settings.WALLET_CURRENCY:
         return False
     return not (config.get("SANDBOX") and not settings.DEBUG)
+
+
+def receives_webhooks(name: str) -> bool:
+    """Whether POST /payments/webhooks/<name> is open. The sandbox only while it is enabled
+    (DEBUG on and SANDBOX_GATEWAY_ENABLED): its secret has a public default. A real gateway
+    while it is enabled, and also after it was switched off for new checkouts as long as its
+    webhook secret is still set: payments made before, transfers into its virtual accounts
+    and refunds of its deposits keep arriving, and a 404 would lose them once the gateway
+    stops retrying. Clearing <NAME>_WEBHOOK_SECRET closes the endpoint."""
+    if name not in ADAPTERS:
+        return False
+    if is_enabled(name):
+        return True
+    config = gateway_config(name)
+    return not config.get("SANDBOX") and bool(split_secrets(config.get("WEBHOOK_SECRET")))

@@ -7,20 +7,30 @@ refused); docs.stripe.com/api/checkout/sessions (mode=payment, line_items price_
 smallest currency unit, client_reference_id, `url`, `payment_status`, `amount_total`);
 docs.stripe.com/webhooks (event.id dedupe, at-least-once, unordered).
 
-The adapter computes the signature itself (the `stripe` package is a test dependency only,
-used to produce headers the official way). Stripe answers currencies in lower case.
+The HMAC is checked by the official library (`stripe.WebhookSignature.verify_header`, a
+pinned runtime dependency); the timestamp window is ours, because the library refuses only
+old timestamps and reads the wall clock, while we refuse a `t` too far in the future as well
+and take the clock from the adapter (tests inject it). Stripe answers currencies in lower case.
+
+Money taken back: `charge.refunded` carries the charge with `amount_refunded`, the running
+total of its refunds (docs.stripe.com/api/charges/object), so each event posts only what
+exceeds the earlier ones (a cumulative reversal; events may arrive out of order);
+`charge.dispute.closed` with status "lost" (docs.stripe.com/api/disputes/object: id dp_...,
+amount, payment_intent, status) posts the dispute's amount. `charge.dispute.created` only
+alerts staff: the funds withdrawn then come back if the dispute is won.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
-from payments.gateways.base import Gateway, GatewayPermanentError, SignatureCheck, constant_time_equal, load_json
+import stripe
+
+from payments.gateways.base import Gateway, GatewayPermanentError, SignatureCheck, load_json
 from payments.gateways.types import (
     CheckoutRequest,
     CheckoutSession,
@@ -28,6 +38,7 @@ from payments.gateways.types import (
     InboundWebhook,
     Money,
     NormalizedEvent,
+    Reversal,
     Status,
 )
 
@@ -81,23 +92,18 @@ class StripeGateway(Gateway):
         header = webhook.header("stripe-signature")
         if not header:
             return SignatureCheck(False, "missing Stripe-Signature")
-        timestamp, signatures = None, []
-        for item in header.split(","):
-            key, _, value = item.strip().partition("=")
-            if key == "t":
-                timestamp = value
-            elif key == "v1":
-                signatures.append(value)
-        if not timestamp or not timestamp.isdigit() or not signatures:
+        timestamps = [item.strip()[2:] for item in header.split(",") if item.strip().startswith("t=")]
+        if len(timestamps) != 1 or not timestamps[0].isdigit() or "v1=" not in header:
             return SignatureCheck(False, "Stripe-Signature has no t or no v1")
-        if abs(self.clock() - int(timestamp)) > self.tolerance:
+        if abs(self.clock() - int(timestamps[0])) > self.tolerance:
             # Replay protection: a captured delivery cannot be re-sent later.
             return SignatureCheck(False, "Stripe-Signature timestamp outside the tolerance")
-        signed = timestamp.encode() + b"." + webhook.body
         for secret in self.webhook_secrets:
-            expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-            if any(constant_time_equal(expected, candidate) for candidate in signatures):
-                return SignatureCheck(True)
+            try:
+                stripe.WebhookSignature.verify_header(webhook.body, header, secret, tolerance=None)
+            except (stripe.SignatureVerificationError, UnicodeDecodeError):
+                continue
+            return SignatureCheck(True)
         return SignatureCheck(False, "no v1 signature matches")
 
     def parse_event(self, webhook: InboundWebhook) -> NormalizedEvent:
@@ -106,21 +112,9 @@ class StripeGateway(Gateway):
         data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
         obj = data.get("object") if isinstance(data.get("object"), dict) else {}
         metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-        kind = "other"
-        if event_type in _FUNDING:
-            # A completed session paid by a delayed method is "unpaid" until async_payment_succeeded.
-            unpaid = event_type == "checkout.session.completed" and obj.get("payment_status") not in ("paid",)
-            kind = "other" if unpaid else "funding"
-        elif event_type in _FAILED:
-            kind = "failed"
-        elif event_type == "charge.refunded":
-            kind = "refund"
-        elif event_type == "charge.dispute.closed" and obj.get("status") == "lost":
-            kind = "chargeback"
         currency = str(obj.get("currency") or "").upper()
+        kind, reversal = _classify(event_type, obj, currency)
         amount_value = obj.get("amount_total", obj.get("amount_received", obj.get("amount")))
-        if event_type == "charge.refunded":
-            amount_value = obj.get("amount_refunded")
         return NormalizedEvent(
             gateway=self.name, dedupe_key=str(payload.get("id") or ""), event_type=event_type, kind=kind,
             reference=str(obj.get("client_reference_id") or metadata.get("reference") or ""),
@@ -128,7 +122,7 @@ class StripeGateway(Gateway):
             gateway_transaction_id=str(
                 (obj.get("payment_intent") if event_type.startswith("charge.") else obj.get("id")) or ""
             ),
-            amount=Money(int(amount_value), currency) if isinstance(amount_value, int) and currency else None,
+            amount=_money(amount_value, currency), reversal=reversal,
             livemode=payload.get("livemode") if isinstance(payload.get("livemode"), bool) else None,
             raw=payload,
         )
@@ -160,9 +154,32 @@ class StripeGateway(Gateway):
         created = body.get("created")
         return GatewayTransaction(
             gateway=self.name, status=status,
-            amount=Money(int(amount_value), currency) if isinstance(amount_value, int) and currency else None,
+            amount=_money(amount_value, currency),
             reference=str(found_reference or ""), gateway_transaction_id=str(transaction_id or ""),
             paid_at=datetime.fromtimestamp(created, tz=UTC) if isinstance(created, int) else None,
             message=str(body.get("status") or ""), raw=body,
         )
 
+
+def _money(value: Any, currency: str) -> Money | None:
+    return Money(value, currency) if isinstance(value, int) and not isinstance(value, bool) and currency else None
+
+
+def _classify(event_type: str, obj: dict, currency: str) -> tuple[str, Reversal | None]:
+    if event_type in _FUNDING:
+        # A completed session paid by a delayed method is "unpaid" until async_payment_succeeded.
+        unpaid = event_type == "checkout.session.completed" and obj.get("payment_status") not in ("paid",)
+        return ("other" if unpaid else "funding"), None
+    if event_type in _FAILED:
+        return "failed", None
+    if event_type == "charge.refunded":
+        total = obj.get("amount_refunded")
+        return "refund", Reversal(kind="refund", key=f"total-{total}", amount=_money(total, currency), cumulative=True,
+                                  transaction_id=str(obj.get("payment_intent") or ""))
+    if event_type == "charge.dispute.created":
+        return "dispute_opened", None
+    if event_type == "charge.dispute.closed" and obj.get("status") == "lost":
+        return "chargeback", Reversal(kind="chargeback", key=str(obj.get("id") or ""),
+                                      amount=_money(obj.get("amount"), currency),
+                                      transaction_id=str(obj.get("payment_intent") or ""))
+    return "other", None

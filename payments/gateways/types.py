@@ -76,7 +76,32 @@ class Status(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
-EventKind = Literal["funding", "failed", "refund", "chargeback", "va_assigned", "other"]
+# funding/failed: a payment's outcome (verified before anything moves); refund/chargeback:
+# money taken back; lookup: a notification that only names a payment (Mercado Pago), whose
+# verify answer decides credit, failure or reversal; dispute_opened: staff must respond,
+# nothing moves yet; va_assigned/va_failed: Paystack's asynchronous account assignment.
+EventKind = Literal[
+    "funding", "failed", "refund", "chargeback", "lookup", "dispute_opened", "va_assigned", "va_failed", "other"
+]
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """Money a gateway took back from a payment: one refund or one lost dispute.
+
+    `key` identifies it among the payment's reversals (the gateway's refund or dispute id),
+    so a redelivery posts nothing twice. `amount` is in the customer's terms (what the
+    gateway returns to the payer); None means the message does not say and the gateway's API
+    must be asked. `cumulative` marks gateways that report the running total of refunds
+    instead of each refund (Stripe's charge.refunded `amount_refunded`, Mercado Pago's
+    `transaction_amount_refunded`): only the part above what was already reversed posts.
+    """
+
+    kind: Literal["refund", "chargeback"]
+    key: str
+    amount: Money | None
+    cumulative: bool = False
+    transaction_id: str = ""  # the gateway's id of the payment it reverses, when it says
 
 
 @dataclass(frozen=True)
@@ -123,6 +148,7 @@ class NormalizedEvent:
     customer_reference: str = ""  # Paystack customer_code, Monnify accountReference, ...
     amount: Money | None = None  # the event's claim; never credited without a verify
     livemode: bool | None = None
+    reversal: Reversal | None = None  # refund/chargeback events
     raw: Any = None
 
 
@@ -138,6 +164,13 @@ class GatewayTransaction:
     fee: Money | None = None
     paid_at: datetime | None = None
     message: str = ""
+    # Which virtual account received a bank transfer, as the gateway's answer names it
+    # (Paystack receiver account / customer code, Monnify destination account / product
+    # reference, Flutterwave tx_ref): empty when the answer does not say.
+    account_number: str = ""
+    account_reference: str = ""
+    # Refunds and chargebacks the answer reports (Mercado Pago's payment object).
+    reversals: tuple[Reversal, ...] = ()
     raw: Any = None
 
 

@@ -16,7 +16,16 @@ import responses
 from payments.gateways import registry
 from payments.gateways.base import GatewayPermanentError, GatewayTransientError, MalformedEvent
 from payments.gateways.monnify import MonnifyGateway
-from payments.gateways.types import AmountError, CheckoutRequest, InboundWebhook, Money, Status, to_major, to_minor
+from payments.gateways.types import (
+    AmountError,
+    CheckoutRequest,
+    InboundWebhook,
+    Money,
+    Reversal,
+    Status,
+    to_major,
+    to_minor,
+)
 from payments.tests.helpers import (
     ALL_REAL,
     BASE_URLS,
@@ -157,6 +166,98 @@ def test_flutterwave_body_bound_signature_catches_tampering():
     assert not gateway.verify_signature(inbound("flutterwave", body.replace(b"5000", b"500000"), headers)).ok
 
 
+def test_flutterwave_new_signature_failing_falls_back_to_the_legacy_hash():
+    body, _, _ = delivery("flutterwave")
+    gateway = adapter("flutterwave")
+    both = {**sign("flutterwave", body, secret="a-secret-we-do-not-hold"), **sign("flutterwave", body, legacy=True)}
+    check = gateway.verify_signature(inbound("flutterwave", body, both))
+    assert check.ok and not check.body_bound  # origin only: the body's amounts are never used
+    wrong_both = {**both, "verif-hash": "wrong"}
+    assert not gateway.verify_signature(inbound("flutterwave", body, wrong_both)).ok
+
+
+def test_stripe_signature_is_checked_by_the_official_library():
+    body, headers, _ = delivery("stripe")
+    with mock.patch("payments.gateways.stripe.stripe.WebhookSignature.verify_header",
+                    wraps=__import__("stripe").WebhookSignature.verify_header) as official:
+        assert adapter("stripe").verify_signature(inbound("stripe", body, headers)).ok
+    assert official.call_args.kwargs == {"tolerance": None}  # our own window, both directions
+    assert not adapter("stripe").verify_signature(inbound("stripe", b"\xff" + body, headers)).ok
+
+
+def test_paystack_and_monnify_refunds_name_each_refund_and_its_own_amount():
+    paystack = adapter("paystack").parse_event(inbound("paystack", body_of(
+        fixture("paystack", "refund_processed", REF="DEP-1")), {}))
+    assert (paystack.kind, paystack.reference, paystack.dedupe_key) == (
+        "refund", "DEP-1", "refund.processed:DEP-1:132013318360")
+    assert paystack.reversal == Reversal(kind="refund", key="132013318360", amount=Money(500000, "NGN"))
+    monnify = adapter("monnify").parse_event(inbound("monnify", body_of(
+        fixture("monnify", "successful_refund", REF="DEP-1")), {}))
+    assert monnify.dedupe_key == "SUCCESSFUL_REFUND:RF-REF-1"
+    # refundAmount (₦1,000), never amountPaid: a partial refund is not the whole payment.
+    assert monnify.reversal == Reversal(kind="refund", key="RF-REF-1", amount=Money(100000, "NGN"),
+                                        transaction_id="MNFY|20|20261006|000123")
+
+
+@pytest.mark.parametrize(("resolution", "kind", "amount"), [
+    ("auto-accepted", "chargeback", Money(500000, "NGN")), ("merchant-accepted", "chargeback", Money(500000, "NGN")),
+    ("declined", "other", None), ("something-new", "chargeback", None),
+])
+def test_paystack_dispute_resolution_decides_whether_money_was_taken(resolution, kind, amount):
+    payload = fixture("paystack", "dispute_resolve", REF="DEP-1")
+    payload["data"]["resolution"] = resolution
+    event = adapter("paystack").parse_event(inbound("paystack", body_of(payload), {}))
+    assert (event.kind, event.reference, event.gateway_transaction_id) == (kind, "DEP-1", "302961")
+    assert event.dedupe_key == "charge.dispute.resolve:358949"
+    if kind == "chargeback":
+        assert event.reversal == Reversal(kind="chargeback", key="dispute-358949", amount=amount, transaction_id="302961")
+    opened = adapter("paystack").parse_event(inbound("paystack", body_of(fixture("paystack", "dispute_create")), {}))
+    assert (opened.kind, opened.reversal) == ("dispute_opened", None)
+
+
+def test_stripe_lost_dispute_and_mercadopago_refund_totals_are_reversals():
+    lost = adapter("stripe").parse_event(inbound("stripe", body_of(fixture("stripe", "dispute_closed_lost")), {}))
+    assert (lost.kind, lost.gateway_transaction_id) == ("chargeback", "pi_3QTest000001")
+    assert lost.reversal == Reversal(kind="chargeback", key="dp_1QTestDispute00001", amount=Money(500000, "NGN"),
+                                     transaction_id="pi_3QTest000001")
+    created = adapter("stripe").parse_event(inbound("stripe", body_of(fixture("stripe", "dispute_created")), {}))
+    assert created.kind == "dispute_opened"
+
+
+@responses.activate
+def test_mercadopago_verify_reports_refund_totals_and_settled_chargebacks():
+    gateway = adapter("mercadopago")
+    url = f"{BASE_URLS['mercadopago']}/v1/payments/999999999"
+    responses.add(responses.GET, url, json=fixture("mercadopago", "payment_partially_refunded", REF="DEP-1"))
+    txn = gateway.fetch_transaction(gateway_transaction_id="999999999")
+    assert txn.status == Status.SUCCEEDED
+    assert txn.reversals == (Reversal(kind="refund", key="total-100000", amount=Money(100000, "BRL"), cumulative=True,
+                                      transaction_id="999999999"),)
+    charged_back = fixture("mercadopago", "payment_charged_back", REF="DEP-1")
+    responses.replace(responses.GET, url, json=charged_back)
+    assert gateway.fetch_transaction(gateway_transaction_id="999999999").reversals == (
+        Reversal(kind="chargeback", key="payment-999999999", amount=Money(500000, "BRL"), transaction_id="999999999"),)
+    responses.replace(responses.GET, url, json={**charged_back, "status_detail": "reimbursed"})
+    assert gateway.fetch_transaction(gateway_transaction_id="999999999").reversals == ()
+
+
+@responses.activate
+def test_flutterwave_refunds_are_confirmed_with_the_refund_api():
+    gateway = adapter("flutterwave")
+    event = gateway.parse_event(inbound("flutterwave", body_of(fixture("flutterwave", "refund_completed")), {}))
+    assert (event.kind, event.gateway_transaction_id, event.reversal.amount) == ("refund", "285959875", None)
+    call = responses.add(responses.GET, f"{BASE_URLS['flutterwave']}/refunds/75923",
+                         json=fixture("flutterwave", "refund_fetch"))
+    assert gateway.confirm_reversal(event) == Reversal(kind="refund", key="75923", amount=Money(100000, "NGN"),
+                                                       transaction_id="285959875")
+    assert call.call_count == 1
+    pending = fixture("flutterwave", "refund_fetch")
+    pending["data"]["status"] = "pending"
+    responses.replace(responses.GET, f"{BASE_URLS['flutterwave']}/refunds/75923", json=pending)
+    with pytest.raises(GatewayTransientError):
+        gateway.confirm_reversal(event)
+
+
 def test_chapa_static_signature_alone_is_origin_only():
     body, _, _ = delivery("chapa")
     check = adapter("chapa").verify_signature(inbound("chapa", body, sign("chapa", body, legacy=True)))
@@ -222,11 +323,11 @@ def test_paystack_amounts_stay_in_kobo():
     ("name", "kind", "dedupe", "reference", "amount"),
     [
         ("paystack", "funding", "charge.success:302961", "DEP-TEST0001", 500000),
-        ("flutterwave", "funding", "charge.completed:285959875:successful", "DEP-TEST0001", 500000),
+        ("flutterwave", "funding", "charge.completed:285959875:successful:DEP-TEST0001", "DEP-TEST0001", 500000),
         ("monnify", "funding", "SUCCESSFUL_TRANSACTION:MNFY|20|20261006|000123", "DEP-TEST0001", 500000),
         ("stripe", "funding", "evt_1QCompleted000000000001", "DEP-TEST0001", 500000),
         ("chapa", "funding", "charge.success:APfxgDukmSx9", "DEP-TEST0001", 500000),
-        ("mercadopago", "funding", "payment:999999999:payment.updated", "", None),
+        ("mercadopago", "lookup", "payment:999999999:payment.updated:12345", "", None),
     ],
 )
 def test_each_gateway_event_normalises(name, kind, dedupe, reference, amount):
@@ -256,8 +357,10 @@ def test_monnify_reserved_account_transfer_maps_by_account_reference():
 def test_stripe_refund_and_failed_events_are_classified():
     gateway = adapter("stripe")
     refund = gateway.parse_event(inbound("stripe", body_of(fixture("stripe", "charge_refunded")), {}))
-    assert (refund.kind, refund.gateway_transaction_id, refund.amount) == ("refund", "pi_3QTest000001",
-                                                                           Money(500000, "NGN"))
+    assert (refund.kind, refund.gateway_transaction_id) == ("refund", "pi_3QTest000001")
+    # amount_refunded is the charge's running total of refunds, not this refund's amount.
+    assert refund.reversal == Reversal(kind="refund", key="total-500000", amount=Money(500000, "NGN"),
+                                       cumulative=True, transaction_id="pi_3QTest000001")
     unpaid = fixture("stripe", "checkout_session_completed", REF="R1")
     unpaid["data"]["object"]["payment_status"] = "unpaid"
     assert gateway.parse_event(inbound("stripe", body_of(unpaid), {})).kind == "other"
@@ -439,3 +542,56 @@ def test_every_gateway_has_an_adapter_and_explicit_timeouts():
         gateway = registry.get_gateway(name)
         connect, read = gateway.timeout()
         assert 0 < connect <= read
+
+
+# --- settings from the environment (gaps 8, 9) --------------------------------------------------------
+
+
+def test_paystack_and_monnify_verify_webhooks_with_the_secret_key_when_no_webhook_secret_is_set(monkeypatch):
+    """Both sign with the secret key itself (gateways.md §1, §3): an empty WEBHOOK_SECRET
+    defaults to it, and a delivery signed with the secret key verifies."""
+    from config import settings as app_settings
+
+    monkeypatch.setenv("PAYSTACK_SECRET_KEY", "sk_test_only_the_secret_key")
+    monkeypatch.setenv("MONNIFY_API_KEY", "MK_TEST_X")
+    monkeypatch.setenv("MONNIFY_SECRET_KEY", "monnify-client-secret-only")
+    monkeypatch.setenv("FLUTTERWAVE_SECRET_KEY", "FLWSECK_TEST-x")
+    gateways = app_settings._payment_gateways()
+    for name, secret in (("paystack", "sk_test_only_the_secret_key"), ("monnify", "monnify-client-secret-only")):
+        config = gateways[name]
+        assert config["WEBHOOK_SECRET"] == secret and config["ENABLED"]
+        body, _, query = delivery(name)
+        gateway = registry.ADAPTERS[name](config)
+        assert gateway.verify_signature(inbound(name, body, sign(name, body, secret=secret), query)).ok
+        assert not gateway.verify_signature(inbound(name, body, sign(name, body, secret="other"), query)).ok
+    # Flutterwave's secret hash is its own dashboard value: no default.
+    assert gateways["flutterwave"]["WEBHOOK_SECRET"] == ""
+    monkeypatch.setenv("MONNIFY_WEBHOOK_SECRET", "a-separate-one")
+    assert app_settings._payment_gateways()["monnify"]["WEBHOOK_SECRET"] == "a-separate-one"
+
+
+@responses.activate
+def test_stripe_tolerance_and_paystack_preferred_bank_are_read_from_the_environment(monkeypatch):
+    from config import settings as app_settings
+
+    monkeypatch.setenv("STRIPE_TOLERANCE_SECONDS", "60")
+    monkeypatch.setenv("PAYSTACK_PREFERRED_BANK", "titan-paystack")
+    monkeypatch.setenv("PAYSTACK_TIMEOUT_SECONDS", "7.5")
+    gateways = app_settings._payment_gateways()
+    stripe_gateway = registry.ADAPTERS["stripe"]({**gateways["stripe"], "WEBHOOK_SECRET": SECRETS["stripe"]})
+    assert stripe_gateway.tolerance == 60
+    body, _, _ = delivery("stripe")
+    now = int(time.time())
+    stripe_gateway.clock = lambda: now
+    assert not stripe_gateway.verify_signature(inbound("stripe", body, sign("stripe", body, timestamp=now - 61))).ok
+    assert stripe_gateway.verify_signature(inbound("stripe", body, sign("stripe", body, timestamp=now - 59))).ok
+
+    paystack = registry.ADAPTERS["paystack"](gateways["paystack"])
+    assert paystack.timeout() == (5.0, 7.5)
+    call = responses.add(responses.POST, f"{BASE_URLS['paystack']}/dedicated_account/assign",
+                         json={"status": True, "message": "in progress"})
+    from payments.gateways.types import VirtualAccountRequest
+
+    paystack.create_virtual_account(VirtualAccountRequest(account_reference="VA1", email="a@example.com",
+                                                          first_name="A", last_name="B"))
+    assert json.loads(call.calls[0].request.body)["preferred_bank"] == "titan-paystack"

@@ -179,7 +179,7 @@ def test_monnify_reserved_accounts_need_an_identity_number_which_is_never_stored
     assert "22212345678" not in caplog.text
     assert not AuditLog.objects.filter(changes__icontains="22212345678").exists()
     listed = user_client.get("/api/v1/wallet/virtual-accounts").json()
-    assert len(listed) == 2
+    assert (listed["count"], len(listed["results"]), listed["next"]) == (2, 2, None)
     again = user_client.post("/api/v1/wallet/virtual-accounts",
                              {"gateway": "monnify", "id_type": "bvn", "id_number": "22212345678"}, format="json")
     assert again.status_code == 409 and again.json()["error_code"] == "ALREADY_EXISTS"
@@ -206,6 +206,16 @@ def test_paystack_dedicated_account_is_assigned_by_webhook(user_client, client, 
     assert VirtualAccountRequest.objects.get().status == "assigned"
 
 
+def test_the_list_of_accounts_is_paginated(user_client, user):
+    for number in range(3):
+        VirtualAccount.objects.create(user=user, gateway="monnify", bank_name=f"Bank {number}",
+                                      account_number=f"600014077{number}")
+    first = user_client.get("/api/v1/wallet/virtual-accounts", {"page_size": 2}).json()
+    assert (first["count"], len(first["results"])) == (3, 2) and first["next"]
+    second = user_client.get(first["next"]).json()
+    assert [a["bank_name"] for a in first["results"] + second["results"]] == ["Bank 0", "Bank 1", "Bank 2"]
+
+
 def test_virtual_accounts_are_refused_where_the_gateway_has_none(user_client, http):
     response = user_client.post("/api/v1/wallet/virtual-accounts", {"gateway": "stripe"}, format="json")
     assert response.status_code == 400 and response.json()["error_code"] == "VALIDATION_ERROR"
@@ -225,6 +235,9 @@ def test_openapi_schema_documents_the_funding_operations(client):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
     for path in ("/api/v1/wallet/fund", "/api/v1/wallet/fund/{reference}", "/api/v1/wallet/virtual-accounts"):
         assert path in schema["paths"], path
+    listing = schema["paths"]["/api/v1/wallet/virtual-accounts"]["get"]["responses"]["200"]
+    ref = listing["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert set(schema["components"]["schemas"][ref]["properties"]) == {"count", "next", "previous", "results"}
 
 
 def test_a_checkout_over_the_tiers_maximum_balance_is_refused(user_client, user, http, settings):

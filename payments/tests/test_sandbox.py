@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from config.models import Alert
 from payments.models import Deposit, SandboxCharge, WebhookDelivery, WebhookEvent
 from wallets.invariants import assert_ledger_invariants
 from wallets.models import Journal
@@ -87,3 +88,42 @@ def test_a_forged_sandbox_webhook_is_refused(sandbox_on, client, user_client):
                            headers={"x-sandbox-signature": "0" * 64})
     assert response.status_code == 401
     assert not Journal.objects.exists()
+
+
+@pytest.mark.parametrize(("debug", "enabled"), [(False, True), (False, False), (True, False)])
+def test_the_sandbox_webhook_is_404_unless_the_sandbox_is_on(client, settings, debug, enabled):
+    """Its secret has a public default: with the sandbox off, a post to its webhook is not
+    even stored (no orphan alert anyone could raise)."""
+    from payments.tests.helpers import body_of, funding_event, sign
+
+    settings.DEBUG = debug
+    settings.PAYMENT_GATEWAYS["sandbox"]["ENABLED"] = enabled
+    body = body_of(funding_event("sandbox", "DEP-NOPE")[0])
+    response = client.post("/api/v1/payments/webhooks/sandbox", data=body, content_type="application/json",
+                           headers=sign("sandbox", body))
+    assert response.status_code == 404 and response.json()["error_code"] == "UNKNOWN_GATEWAY"
+    assert not WebhookDelivery.objects.exists() and not WebhookEvent.objects.exists()
+    assert not Alert.objects.exists()
+
+
+def test_a_real_gateway_without_a_webhook_secret_is_404_and_one_switched_off_still_receives(client, settings, user,
+                                                                                             make_deposit, http):
+    """Switched off for new checkouts (PAYSTACK_ENABLED=false) but still configured: payments
+    made before, transfers and refunds keep arriving and must not be lost."""
+    from payments.tests.helpers import body_of, funding_event, sign, verify_answer
+
+    settings.PAYMENT_GATEWAYS["monnify"].update(ENABLED=False, WEBHOOK_SECRET="")
+    body = body_of(funding_event("monnify", "DEP-NOPE")[0])
+    assert client.post("/api/v1/payments/webhooks/monnify", data=body, content_type="application/json",
+                       headers=sign("monnify", body)).status_code == 404
+    assert not WebhookDelivery.objects.exists()
+
+    settings.PAYMENT_GATEWAYS["paystack"]["ENABLED"] = False
+    deposit = make_deposit(user, "paystack")
+    method, url, answer = verify_answer("paystack", deposit.reference)
+    http.add(method, url, json=answer)
+    body = body_of(funding_event("paystack", deposit.reference)[0])
+    assert client.post("/api/v1/payments/webhooks/paystack", data=body, content_type="application/json",
+                       headers=sign("paystack", body)).status_code == 200
+    deposit.refresh_from_db()
+    assert deposit.status == Deposit.Status.SUCCESSFUL

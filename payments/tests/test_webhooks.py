@@ -335,14 +335,51 @@ def test_webhook_says_success_but_the_gateway_says_pending(client, user, make_de
     assert not fund_journals(deposit.reference)
 
 
-def test_a_test_mode_event_on_a_live_account_is_ignored(client, user, make_deposit, http, settings):
-    settings.PAYMENT_GATEWAYS["paystack"]["MODE"] = "live"
-    deposit = make_deposit(user, "paystack")
-    response = deliver(client, "paystack", deposit)  # data.domain == "test"
+@pytest.mark.parametrize("gateway", ["paystack", "stripe", "mercadopago", "chapa"])
+def test_a_test_mode_event_on_a_live_account_is_ignored(client, user, make_deposit, http, settings, gateway):
+    """Paystack data.domain, Stripe livemode, Mercado Pago live_mode, Chapa mode (case 24)."""
+    settings.PAYMENT_GATEWAYS[gateway]["MODE"] = "live"
+    deposit = make_deposit(user, gateway)
+    response = deliver(client, gateway, deposit)  # every fixture is a test-mode event
     assert response.status_code == 200
     assert WebhookDelivery.objects.get().verdict == WebhookDelivery.Verdict.IGNORED
+    assert "test event on a live account" in WebhookDelivery.objects.get().reason
     assert not WebhookEvent.objects.exists()
     assert len(http.calls) == 0
+
+
+@pytest.mark.parametrize("gateway", ["stripe", "mercadopago"])
+def test_a_live_event_on_a_test_account_is_ignored(client, user, make_deposit, http, gateway):
+    deposit = make_deposit(user, gateway)
+    payload, query = funding_event(gateway, deposit.reference)
+    payload["livemode" if gateway == "stripe" else "live_mode"] = True
+    response = deliver(client, gateway, deposit, payload=payload, query=query)
+    assert response.status_code == 200
+    assert WebhookDelivery.objects.get().reason == "live event on a test account"
+    assert not WebhookEvent.objects.exists() and len(http.calls) == 0
+
+
+def test_a_tampered_body_under_a_valid_verif_hash_credits_nothing(client, user, make_deposit, http):
+    """Case 8: the legacy verif-hash proves only the origin. A captured delivery of a ₦1,000
+    payment replayed with its amount raised to ₦5,000 and our ₦5,000 deposit's reference: the
+    verify (by the transaction id) says ₦1,000 was paid, so nothing is credited."""
+    deposit = make_deposit(user, "flutterwave")
+    expect_verify(http, "flutterwave", deposit, amount_kobo=100_000)
+    tampered = fixture("flutterwave", "charge_completed", REF=deposit.reference)
+    tampered["data"].update(amount=5000, charged_amount=5000)
+    before = snapshot()
+
+    response = deliver(client, "flutterwave", deposit, payload=tampered,
+                       headers=sign("flutterwave", body_of(tampered), legacy=True))
+
+    assert response.status_code == 200
+    assert WebhookEvent.objects.get().body_signed is False
+    deposit.refresh_from_db()
+    assert deposit.status == Deposit.Status.NEEDS_REVIEW
+    assert "underpaid: paid 100000" in deposit.status_reason
+    after = snapshot()
+    assert (after["journals"], after["entries"]) == (before["journals"], before["entries"])
+    assert wallet_for(user).balance_kobo == 0
 
 
 # --- unknown references (cases 25-27) -------------------------------------------------------------
@@ -415,7 +452,8 @@ def test_failed_first_then_a_verified_success_credits_once(client, user, make_de
 @pytest.mark.parametrize(
     ("gateway", "fixture_name", "account_kwargs", "verify_url", "verify_body"),
     [
-        ("paystack", "charge_success_dva", {"account_number": "9930000737", "customer_reference": "CUS_x"},
+        ("paystack", "charge_success_dva", {"account_number": "9930000737",
+                                            "customer_reference": "CUS_dk7bs9mj8ygrtid"},
          "/transaction/verify/1641389813553e5f7r8yf3t", "paystack_dva"),
         ("monnify", "reserved_account_transaction", {"account_number": "6000140770",
                                                      "customer_reference": "ACCOUNT_REF"},
@@ -431,6 +469,7 @@ def test_a_transfer_into_a_virtual_account_credits_its_owner_once(client, user, 
     if verify_body == "paystack_dva":
         answer = fixture("paystack", "verify_success", REF="1641389813553e5f7r8yf3t")
         answer["data"].update(id=1504248187, amount=2_000_000, fees=10_000)
+        answer["data"]["customer"]["customer_code"] = "CUS_dk7bs9mj8ygrtid"
     else:
         answer = fixture("monnify", "verify_paid", REF="MNFY|04|20261006112842|000170")
         answer["responseBody"].update(transactionReference="MNFY|04|20261006112842|000170", amountPaid="3000",

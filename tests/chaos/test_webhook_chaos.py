@@ -10,6 +10,7 @@ seed is printed, and the figures go into the run's summary (chaos.report).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -33,6 +34,12 @@ VERIFY_URLS = {
 }
 
 
+def _paystack_id(reference: str) -> int:
+    """Each payment has its own Paystack transaction id, in the delivery and in the verify
+    answer alike (one gateway transaction never credits two deposits)."""
+    return int(hashlib.sha256(reference.encode()).hexdigest()[:12], 16)
+
+
 class Gateway:
     """The gateway's side: which deposits were paid, under which transaction ids."""
 
@@ -41,7 +48,8 @@ class Gateway:
         self.references: dict[str, str] = {}  # gateway transaction id -> our reference
 
     def delivery(self, reference: str, *, amount_kobo: int = AMOUNT, secret: str | None = None) -> tuple[bytes, dict]:
-        payload, _ = funding_event(self.name, reference, amount_kobo=amount_kobo)
+        txn_id = str(_paystack_id(reference)) if self.name == "paystack" else ""
+        payload, _ = funding_event(self.name, reference, amount_kobo=amount_kobo, txn_id=txn_id)
         if self.name == "flutterwave":
             transaction_id = 300_000_000 + len(self.references)
             payload["data"]["id"] = transaction_id
@@ -59,6 +67,8 @@ class Gateway:
             reference = self.references.get(url.rstrip("/").split("/")[-2], "")
         status = "success" if reference in self.paid else "failed"
         _, _, body = verify_answer(self.name, reference, amount_kobo=AMOUNT, status=status)
+        if self.name == "paystack":
+            body["data"]["id"] = _paystack_id(reference)
         if self.name == "flutterwave":
             ids = [tid for tid, ref in self.references.items() if ref == reference]
             body["data"]["id"] = int(ids[0]) if ids else 0

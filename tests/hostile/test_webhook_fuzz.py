@@ -67,6 +67,7 @@ def target(settings, user, dispatched):
     from wallets.services import wallet_get_or_create
 
     settings.PAYMENT_GATEWAYS = gateway_settings(enabled_foreign=True)
+    settings.DEBUG = True  # the sandbox's webhook is 404 unless the sandbox is on (DEBUG and enabled)
     settings.OPS_ALERT_EMAILS = []
     wallet = wallet_get_or_create(user_id=user.pk)
     deposits = {

@@ -90,25 +90,32 @@ def journal_reverse(
 
 
 def chargeback_post(
-    *, gateway: str, reference: str, account_id: int, amount_kobo: int, memo: str = "", actor: Actor | None = None
+    *, gateway: str, reference: str, account_id: int, amount_kobo: int, memo: str = "", actor: Actor | None = None,
+    key_suffix: str = "", revenue_kobo: int = 0,
 ) -> Journal:
-    """A gateway took back a deposit (`chargeback:<gateway>:<reference>`): clearing +amount,
-    the wallet debited by what is available, the rest booked to `receivables` (the customer
-    owes it). When there is a shortfall the wallet is frozen and staff alerted.
+    """A gateway took back (part of) a deposit (`chargeback:<gateway>:<reference>[:<suffix>]`,
+    one suffix per refund or dispute): clearing +(amount + revenue), the wallet debited by
+    what is available of `amount_kobo`, the rest booked to `receivables` (the customer owes
+    it), and `revenue_kobo` (a fee recovered from the customer at funding, now given back)
+    taken from revenue. When there is a shortfall the wallet is frozen and staff alerted.
 
     Locks: the wallet row (SELECT ... FOR UPDATE, so "what is available" cannot change before
-    the debit). Posts on a frozen wallet. Idempotent on the key: a repeat with the same amount
+    the debit). Posts on a frozen wallet. Idempotent on the key: a repeat with the same amounts
     returns the first journal (its split may differ from what a repeat would compute now);
-    another amount raises IdempotencyConflict. Raises NotFound, LedgerBusy.
+    other amounts raise IdempotencyConflict. Raises NotFound, LedgerBusy.
     """
-    check_amount(amount_kobo)
+    _check_chargeback_amounts(amount_kobo, revenue_kobo)
     actor = actor or SYSTEM_ACTOR
-    key = f"chargeback:{gateway}:{reference}"
+    key = f"chargeback:{gateway}:{reference}" + (f":{key_suffix}" if key_suffix else "")
     clearing = system_account(f"clearing:{gateway}")
     receivables = system_account("receivables")
+    revenue = system_account("revenue")
 
     def same_chargeback(journal: Journal) -> bool:
-        return journal.kind == Journal.Kind.CHARGEBACK and journal.metadata.get("amount_kobo") == amount_kobo
+        return (
+            journal.kind == Journal.Kind.CHARGEBACK and journal.metadata.get("amount_kobo") == amount_kobo
+            and journal.metadata.get("revenue_kobo", 0) == revenue_kobo
+        )
 
     def work() -> Journal:
         lock_timeout_now()
@@ -117,20 +124,24 @@ def chargeback_post(
             raise NotFound("No such wallet.")
         debit = min(max(wallet.available_kobo, 0), amount_kobo)
         shortfall = amount_kobo - debit
-        legs = [Leg(clearing.pk, amount_kobo)]
+        legs = [Leg(clearing.pk, amount_kobo + revenue_kobo)]
         legs += [Leg(wallet.pk, -debit)] if debit else []
         legs += [Leg(receivables.pk, -shortfall)] if shortfall else []
+        legs += [Leg(revenue.pk, -revenue_kobo)] if revenue_kobo else []
+        metadata = {"amount_kobo": amount_kobo, "debited_kobo": debit, "receivable_kobo": shortfall, "gateway": gateway}
+        if revenue_kobo:
+            metadata["revenue_kobo"] = revenue_kobo
         journal, created = post(
             key=key, kind=Journal.Kind.CHARGEBACK, legs=legs, reference=reference,
-            memo=memo or f"Chargeback {gateway} {reference}"[:255], actor=actor,
-            metadata={"amount_kobo": amount_kobo, "debited_kobo": debit, "receivable_kobo": shortfall, "gateway": gateway},
-            known_accounts={clearing.pk: clearing, receivables.pk: receivables, wallet.pk: wallet},
+            memo=memo or f"Chargeback {gateway} {reference}"[:255], actor=actor, metadata=metadata,
+            known_accounts={clearing.pk: clearing, receivables.pk: receivables, revenue.pk: revenue, wallet.pk: wallet},
             replay_matches=same_chargeback,
         )
         if created:
             audit_record(
                 action="chargeback.post", actor=actor, target=journal,
-                changes={"amount_kobo": amount_kobo, "debited_kobo": debit, "receivable_kobo": shortfall},
+                changes={"amount_kobo": amount_kobo, "debited_kobo": debit, "receivable_kobo": shortfall,
+                         "revenue_kobo": revenue_kobo},
             )
             if shortfall:
                 _freeze_for_shortfall(wallet, journal, shortfall, actor)
@@ -140,6 +151,17 @@ def chargeback_post(
     if not same_chargeback(journal):
         raise IdempotencyConflict()
     return journal
+
+
+def _check_chargeback_amounts(amount_kobo: int, revenue_kobo: int) -> None:
+    """The wallet part may be 0 only when a recovered fee is given back (a later partial
+    refund of a deposit whose wallet part is already reversed)."""
+    if revenue_kobo:
+        check_amount(revenue_kobo)
+        if isinstance(amount_kobo, bool) or not isinstance(amount_kobo, int) or amount_kobo < 0:
+            raise ValueError(f"amount must be a non-negative integer of kobo, not {amount_kobo!r}")
+    else:
+        check_amount(amount_kobo)
 
 
 def _freeze_for_shortfall(wallet: LedgerAccount, journal: Journal, shortfall: int, actor: Actor) -> None:

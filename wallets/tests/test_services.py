@@ -283,6 +283,34 @@ def test_chargeback_fully_covered_does_not_freeze(user):
     assert not Alert.objects.filter(dedupe_key="chargeback:paystack:ch-2").exists()
 
 
+def test_chargebacks_of_one_deposit_post_once_per_suffix_and_give_back_a_recovered_fee(user):
+    fund_wallet(user, 10_000)
+    wallet = wallet_get_or_create(user_id=user.pk)
+    first = chargeback_post(gateway="paystack", reference="ch-3", key_suffix="refund:1", account_id=wallet.pk,
+                            amount_kobo=3000)
+    second = chargeback_post(gateway="paystack", reference="ch-3", key_suffix="refund:2", account_id=wallet.pk,
+                             amount_kobo=2000, revenue_kobo=150)
+    fee_only = chargeback_post(gateway="paystack", reference="ch-3", key_suffix="refund:3", account_id=wallet.pk,
+                               amount_kobo=0, revenue_kobo=50)
+    assert [j.idempotency_key for j in (first, second, fee_only)] == [
+        "chargeback:paystack:ch-3:refund:1", "chargeback:paystack:ch-3:refund:2", "chargeback:paystack:ch-3:refund:3"]
+    assert {j.reference for j in (first, second, fee_only)} == {"ch-3"}
+    legs = {e.account.code: e.amount_kobo for e in second.entries.select_related("account")}
+    assert legs == {"clearing:paystack": 2150, wallet.code: -2000, "revenue": -150}
+    assert {e.account.code: e.amount_kobo for e in fee_only.entries.select_related("account")} == {
+        "clearing:paystack": 50, "revenue": -50}
+    again = chargeback_post(gateway="paystack", reference="ch-3", key_suffix="refund:2", account_id=wallet.pk,
+                            amount_kobo=2000, revenue_kobo=150)
+    assert again.pk == second.pk
+    with pytest.raises(IdempotencyConflict):
+        chargeback_post(gateway="paystack", reference="ch-3", key_suffix="refund:2", account_id=wallet.pk,
+                        amount_kobo=2000, revenue_kobo=100)
+    with pytest.raises(ValueError):
+        chargeback_post(gateway="paystack", reference="ch-4", account_id=wallet.pk, amount_kobo=0)
+    assert _wallet(user).balance_kobo == 5000
+    assert_ledger_invariants()
+
+
 def test_limits_for_tier_reads_settings(settings):
     settings.KYC_TIER_LIMITS_KOBO = {0: {"single": 1, "daily": 2, "max_balance": 3}, 2: {"single": 4, "daily": 5, "max_balance": 6}}
     assert limits_for_tier(2) == Limits(4, 5, 6)
