@@ -147,7 +147,7 @@ def test_a_chargeback_is_audited_and_a_shortfall_freezes_the_wallet(wallet):
     short = chargeback_post(gateway="paystack", reference="CB-2", account_id=wallet.pk, amount_kobo=50_000)
     assert actions_for_target(target=short) == ["chargeback.post"]
     assert AuditLog.objects.get(target_id=str(short.pk), action="chargeback.post").changes == {
-        "amount_kobo": 50_000, "debited_kobo": 10_000, "receivable_kobo": 40_000}
+        "amount_kobo": 50_000, "debited_kobo": 10_000, "receivable_kobo": 40_000, "revenue_kobo": 0}
     assert actions_for_target(target_type="wallets.ledgeraccount", target_id=wallet.pk)[-1] == "wallet.freeze"
     chargeback_post(gateway="paystack", reference="CB-2", account_id=wallet.pk, amount_kobo=50_000)  # a replay
     assert AuditLog.objects.filter(action="chargeback.post").count() == 2
