@@ -199,7 +199,8 @@ def _refuse_duplicate(staff_id: int, wanted: _Wanted) -> None:
     )
     if twin is not None:
         raise DuplicateAdjustment(
-            f"You asked for the same {wanted.direction} of this wallet at {twin.created_at:%H:%M:%S} UTC "
+            f"You asked for the same {wanted.direction} of this wallet at "
+            f"{twin.created_at.astimezone(clock.LAGOS):%H:%M:%S} Lagos time "
             f"(adjustment {twin.pk}, {twin.status}). If a second one is meant, confirm it.",
             errors={"duplicate_of": twin.pk, "status": twin.status},
         )
