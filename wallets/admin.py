@@ -321,8 +321,10 @@ class AdjustmentAdmin(ReadOnlyAdmin):
             done = adjustment_approve(staff=Actor.from_request(request), adjustment_id=adjustment.pk)
             return f"Adjustment {done.pk} approved and posted ({done.direction} {naira(done.amount_kobo)})."
 
+        count, total = selectors.adjustment_day_total(account_id=adjustment.account_id, exclude_id=adjustment.pk)
         intro = (f"{adjustment.direction.capitalize()} {naira(adjustment.amount_kobo)} on wallet {adjustment.account}, "
-                 f"requested by {adjustment.requested_by.email}: “{adjustment.reason}”. Approving posts it now; "
+                 f"requested by {adjustment.requested_by.email}: “{adjustment.reason}”. Besides it, this wallet has "
+                 f"{count} adjustment(s) today (Lagos time, not rejected) for {naira(total)}. Approving posts it now; "
                  "the requester cannot approve their own.")
         return object_action(request, self, target=adjustment, verb="Approve", form_class=forms.Form, call=call,
                              done_url=_change_url(adjustment), intro=intro)

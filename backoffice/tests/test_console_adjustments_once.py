@@ -167,3 +167,15 @@ def test_splitting_under_the_threshold_sends_the_crossing_part_to_approval(finan
     assert balance(wallet) == 50_000 + 60_000
     request = AuditLog.objects.filter(action="adjustment.request").order_by("id").last()
     assert request.changes["approval"] == "day_total"
+
+
+def test_the_approval_page_shows_the_wallets_other_adjustments_of_the_day(finance, wallet):
+    finance.post(url(wallet), filled_form(finance, wallet, direction="credit", amount="600", reason="split 1"))
+    finance.post(url(wallet), filled_form(finance, wallet, direction="credit", amount="500", reason="split 2"))
+    pending = Adjustment.objects.get(status="pending_approval")
+    checker = Client()
+    checker.force_login(staff_user("admin"))
+
+    page = checker.get(reverse("admin:wallets_adjustment_approve", args=[pending.pk])).content.decode()
+
+    assert "this wallet has 1 adjustment(s) today (Lagos time, not rejected) for ₦600.00" in page

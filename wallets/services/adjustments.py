@@ -12,11 +12,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 
 from audit.services import Actor, audit_record
 from config.errors import ApiError, InvalidState, NotFound, PermissionDenied, ReasonRequired
-from wallets import clock
+from wallets import clock, selectors
 from wallets.errors import BankReferenceUsed, DuplicateAdjustment, IdempotencyConflict, SecondApprovalSameUser
 from wallets.models import Adjustment, Journal, LedgerAccount
 from wallets.services.accounts import system_account
@@ -214,11 +213,7 @@ def _approval_needed(wanted: _Wanted) -> str | None:
     threshold = settings.ADJUSTMENT_APPROVAL_THRESHOLD_KOBO
     if wanted.amount_kobo > threshold:
         return "amount"
-    today = (
-        Adjustment.objects.filter(account_id=wanted.account_id, created_at__gte=clock.lagos_day_start())
-        .exclude(status=Adjustment.Status.REJECTED)
-        .aggregate(total=Sum("amount_kobo"))["total"]
-    ) or 0
+    _count, today = selectors.adjustment_day_total(account_id=wanted.account_id)
     return "day_total" if today + wanted.amount_kobo > threshold else None
 
 
