@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from audit.models import AuditLog
 from audit.selectors import actions_for_target
-from backoffice.tests.admin_forms import form_data, post_form
+from backoffice.tests.admin_forms import post_form
 from backoffice.tests.factories import staff_user
 from wallets.admin_forms import naira_to_kobo
 from wallets.invariants import assert_ledger_invariants
