@@ -75,6 +75,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "IDEMPOTENCY_IN_FLIGHT": (409, "A request with this Idempotency-Key is still being processed."),
     "IDEMPOTENCY_CONFLICT": (409, "This idempotency key was already used for a different movement."),
     "DUPLICATE_PURCHASE": (409, "Same purchase for this number a moment ago; send `confirm_duplicate: true`."),
+    "DUPLICATE_ADJUSTMENT": (409, "Same adjustment of this wallet by you a moment ago; send `confirm_duplicate: true`."),
     "INVALID_STATE": (409, "The object is not in a state that allows this action."),
     "ALREADY_EXISTS": (409, "This already exists."),
     "BANK_REFERENCE_USED": (409, "This bank reference has already been credited."),

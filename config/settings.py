@@ -291,7 +291,12 @@ CORS_ALLOWED_ORIGINS = env.list("CORS_ORIGINS", default=[])
 
 # --- Money, limits, pricing -----------------------------------------------------------------
 WALLET_CURRENCY = env.str("WALLET_CURRENCY", default="NGN")
+# A staff adjustment above this, or one that takes the wallet's adjustments of the Lagos day
+# above it, waits for a second staff member (docs/ledger.md "Staff adjustments").
 ADJUSTMENT_APPROVAL_THRESHOLD_KOBO = env.int("ADJUSTMENT_APPROVAL_THRESHOLD_KOBO", default=5_000_000)
+# The same staff member asking again for the same credit or debit of the same wallet within
+# this many seconds is refused (DUPLICATE_ADJUSTMENT) unless confirmed; 0 switches it off.
+ADJUSTMENT_DUPLICATE_WINDOW_SECONDS = env.int("ADJUSTMENT_DUPLICATE_WINDOW_SECONDS", default=600)
 # A customer may dispute a purchase this many hours after making it (once per purchase).
 DISPUTE_WINDOW_HOURS = env.int("DISPUTE_WINDOW_HOURS", default=72)
 # Ledger postings: lock wait per statement, bounded retries of a deadlock/lock timeout, and

@@ -3,9 +3,12 @@ adjustment here (superusers included): money moves only through the wallets serv
 the pages below, each with a reason and an audit record:
 
 - a wallet's page: summary, active holds, latest entries; "Credit / debit" (an adjustment:
-  posts at once up to ADJUSTMENT_APPROVAL_THRESHOLD_KOBO, else waits for a second, different
-  staff member; a bank-transfer credit carries its unique bank reference), "Freeze" /
-  "Unfreeze" with a reason, and the statement for a date range;
+  posts at once unless it is above ADJUSTMENT_APPROVAL_THRESHOLD_KOBO or takes the wallet's
+  adjustments of the Lagos day above it, else waits for a second, different staff member; a
+  bank-transfer credit carries its unique bank reference; the form's one-time token makes a
+  resubmitted form find the first adjustment, and the same adjustment again by the same
+  staff member soon after needs a ticked confirmation), "Freeze" / "Unfreeze" with a
+  reason, and the statement for a date range;
 - adjustments: approve or reject a pending one (never the requester's own approval).
 
 Who may do what is a backoffice.* permission checked by name (backoffice/roles.py).
@@ -13,96 +16,38 @@ Who may do what is a backoffice.* permission checked by name (backoffice/roles.p
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
 from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from audit.admin_actions import ReasonForm, bulk_action, object_action, require_perm
+from audit.admin_actions import ReasonForm, action_page, bulk_action, object_action, require_perm
 from audit.services import Actor
-from wallets import clock, selectors
+from config.errors import ApiError
+from wallets import selectors
+from wallets.admin_forms import AdjustmentForm, StatementForm, naira, new_form_token
+from wallets.errors import DuplicateAdjustment, IdempotencyConflict
 from wallets.models import Adjustment, Entry, Hold, Journal, LedgerAccount, LedgerCheck
-from wallets.services import adjustment_approve, adjustment_reject, adjustment_request, wallet_freeze, wallet_unfreeze
+from wallets.services import (
+    adjustment_approve,
+    adjustment_reject,
+    adjustment_request,
+    adjustment_request_key,
+    wallet_freeze,
+    wallet_unfreeze,
+)
 
 REQUEST_PERM = "backoffice.adjustment_request"
 APPROVE_PERM = "backoffice.adjustment_approve"
 FREEZE_PERM = "backoffice.wallet_freeze"
 STATEMENT_MAX_LINES = 1000
-_NAIRA = re.compile(r"^(\d{1,12})(?:\.(\d{1,2}))?$")
-
-
-def naira(kobo: int | None) -> str:
-    if kobo is None:
-        return "—"
-    sign = "-" if kobo < 0 else ""
-    return f"{sign}₦{abs(kobo) // 100:,}.{abs(kobo) % 100:02d}"
-
-
-def naira_to_kobo(text: str) -> int:
-    """'1,500.50' or '₦1500.5' -> 150050, with integer arithmetic only. Raises ValueError."""
-    cleaned = text.strip().replace(",", "").replace("₦", "").strip()
-    match = _NAIRA.match(cleaned)
-    if match is None:
-        raise ValueError("an amount in naira, e.g. 1500 or 1,500.50")
-    whole, fraction = match.group(1), (match.group(2) or "").ljust(2, "0")
-    return int(whole) * 100 + int(fraction)
-
-
-class NairaField(forms.CharField):
-    """An amount typed in naira (at most two decimals), cleaned to integer kobo."""
-
-    def clean(self, value: Any) -> int:
-        text = super().clean(value)
-        try:
-            kobo = naira_to_kobo(text)
-        except ValueError as error:
-            raise forms.ValidationError(f"Enter {error}.") from None
-        if kobo <= 0:
-            raise forms.ValidationError("The amount must be more than zero.")
-        return kobo
-
-
-class AdjustmentForm(ReasonForm):
-    direction = forms.ChoiceField(choices=Adjustment.Direction.choices, widget=forms.RadioSelect)
-    amount = NairaField(label="Amount (₦)", max_length=20)
-    bank_reference = forms.CharField(
-        required=False, max_length=100, strip=True,
-        help_text="For a credit of money received by bank transfer: the bank's reference. One bank transfer "
-        "is credited once (a reference already used is refused; case, spaces, hyphens, underscores, slashes and "
-        "dots are ignored).",
-    )
-    field_order = ["direction", "amount", "bank_reference", "reason"]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if data.get("bank_reference") and data.get("direction") != Adjustment.Direction.CREDIT:
-            self.add_error("bank_reference", "A bank reference goes with a credit only.")
-        return data
-
-
-class StatementForm(forms.Form):
-    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        today = clock.lagos_today()
-        data["date_to"] = data.get("date_to") or today
-        data["date_from"] = data.get("date_from") or data["date_to"].replace(day=1)
-        if data["date_from"] > data["date_to"]:
-            raise forms.ValidationError("The start is after the end.")
-        if data["date_to"] - data["date_from"] > timedelta(days=366):
-            raise forms.ValidationError("At most 366 days per statement.")
-        return data
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -197,25 +142,23 @@ class LedgerAccountAdmin(ReadOnlyAdmin):
         return wallet
 
     def adjust_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """GET: the form, with a new one-time token. POST: the adjustment, or the form again
+        with the refusal (a duplicate refusal offers the box that confirms a second one)."""
         require_perm(request, REQUEST_PERM)
         wallet = self._wallet(pk)
-        threshold = settings.ADJUSTMENT_APPROVAL_THRESHOLD_KOBO
-
-        def call(data: dict[str, Any]) -> str:
-            adjustment = adjustment_request(
-                staff=Actor.from_request(request), account_id=wallet.pk, direction=data["direction"],
-                amount_kobo=data["amount"], reason=data["reason"], bank_reference=data["bank_reference"] or None,
-            )
-            if adjustment.status == Adjustment.Status.POSTED:
-                return f"{adjustment.direction.capitalize()} of {naira(adjustment.amount_kobo)} posted to {wallet}."
-            return (f"{adjustment.direction.capitalize()} of {naira(adjustment.amount_kobo)} is waiting for a second "
-                    f"staff member's approval (adjustment {adjustment.pk}).")
-
+        bound = request.POST if request.method == "POST" else None
+        form = AdjustmentForm(bound, initial={"request_token": new_form_token()})
+        if form.is_valid():
+            adjustment = _adjust(request, wallet, form)
+            if adjustment is not None:
+                self.message_user(request, *_adjusted_message(adjustment, wallet))
+                return HttpResponseRedirect(_change_url(wallet))
+        threshold = naira(settings.ADJUSTMENT_APPROVAL_THRESHOLD_KOBO)
         intro = (f"Wallet {wallet} of {wallet.user.email}: balance {naira(wallet.balance_kobo)}, available "
-                 f"{naira(wallet.available_kobo)}. Up to {naira(threshold)} posts at once; above, another staff "
-                 "member must approve it.")
-        return object_action(request, self, target=wallet, verb="Credit or debit", form_class=AdjustmentForm,
-                             call=call, done_url=_change_url(wallet), intro=intro)
+                 f"{naira(wallet.available_kobo)}. It posts at once unless it is above {threshold}, or takes this "
+                 f"wallet's adjustments of today (Lagos time, by anyone, not rejected) above {threshold}: then another "
+                 "staff member must approve it.")
+        return action_page(request, self, verb="Credit or debit", form=form, target=wallet, intro=intro)
 
     def freeze_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         return self._freeze(request, pk, freeze=True)
@@ -256,6 +199,38 @@ class LedgerAccountAdmin(ReadOnlyAdmin):
             "date_from": date_from, "date_to": date_to, "truncated": truncated, "max_lines": STATEMENT_MAX_LINES,
         }
         return TemplateResponse(request, "admin/wallets/ledgeraccount/statement.html", context)
+
+
+def _adjust(request: HttpRequest, wallet: LedgerAccount, form: AdjustmentForm) -> Adjustment | None:
+    """The service's adjustment (made now or found under the form's token), or None with
+    the refusal on the form; nothing is done on a refusal."""
+    data = form.cleaned_data
+    try:
+        return adjustment_request(
+            staff=Actor.from_request(request), account_id=wallet.pk, direction=data["direction"],
+            amount_kobo=data["amount"], reason=data["reason"], bank_reference=data["bank_reference"] or None,
+            request_key=adjustment_request_key(source="form", key=data["request_token"]),
+            confirm_duplicate=data.get("confirm_duplicate", False),
+        )
+    except DuplicateAdjustment as error:
+        form.offer_duplicate_confirmation(str(error.detail))
+    except IdempotencyConflict as error:
+        form.add_error(None, f"This form was already used for adjustment {error.errors['adjustment_id']}; "
+                             "open Credit / debit again for another adjustment.")
+    except ApiError as error:
+        form.add_error(None, str(error.detail))
+    return None
+
+
+def _adjusted_message(adjustment: Adjustment, wallet: LedgerAccount) -> tuple[str, int]:
+    what = f"{adjustment.direction.capitalize()} of {naira(adjustment.amount_kobo)}"
+    if adjustment.replayed:
+        return (f"This form was already submitted: {what} is adjustment {adjustment.pk} ({adjustment.status}). "
+                "Nothing new was done.", messages.WARNING)
+    if adjustment.status == Adjustment.Status.POSTED:
+        return f"{what} posted to {wallet}.", messages.SUCCESS
+    return (f"{what} is waiting for a second staff member's approval (adjustment {adjustment.pk}).",
+            messages.SUCCESS)
 
 
 def _change_url(obj: Any) -> str:
@@ -346,8 +321,10 @@ class AdjustmentAdmin(ReadOnlyAdmin):
             done = adjustment_approve(staff=Actor.from_request(request), adjustment_id=adjustment.pk)
             return f"Adjustment {done.pk} approved and posted ({done.direction} {naira(done.amount_kobo)})."
 
+        count, total = selectors.adjustment_day_total(account_id=adjustment.account_id, exclude_id=adjustment.pk)
         intro = (f"{adjustment.direction.capitalize()} {naira(adjustment.amount_kobo)} on wallet {adjustment.account}, "
-                 f"requested by {adjustment.requested_by.email}: “{adjustment.reason}”. Approving posts it now; "
+                 f"requested by {adjustment.requested_by.email}: “{adjustment.reason}”. Besides it, this wallet has "
+                 f"{count} adjustment(s) today (Lagos time, not rejected) for {naira(total)}. Approving posts it now; "
                  "the requester cannot approve their own.")
         return object_action(request, self, target=adjustment, verb="Approve", form_class=forms.Form, call=call,
                              done_url=_change_url(adjustment), intro=intro)

@@ -1,5 +1,6 @@
-"""Wallet API: balance, transactions, statement and transfers for customers; funding, debits,
-approvals and freezing for staff. Thin views: parse, call one service or selector, render."""
+"""Wallet API for customers: balance, transactions, statement and transfers (the staff
+endpoints are in wallets/staff_apis.py). Thin views: parse, call one service or selector,
+render."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,21 +26,15 @@ from config.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from config.api.idempotency import idempotent
 from config.api.pagination import CursorPagination
 from config.api.parsing import parse
-from config.api.permissions import HasStaffPermission, NotSuspendedForWrites
-from config.errors import ApiError, NotFound
+from config.errors import ApiError
 from wallets import clock, selectors
 from wallets.errors import RecipientNotFound
 from wallets.limits import limits_for_tier
-from wallets.models import Adjustment, Entry, Journal, LedgerAccount
+from wallets.models import Entry, Journal, LedgerAccount
 from wallets.renderers import CSVRenderer, JSONErrorsMixin
 from wallets.services import (
-    adjustment_approve,
-    adjustment_reject,
-    adjustment_request,
-    wallet_freeze,
     wallet_get_or_create,
     wallet_transfer,
-    wallet_unfreeze,
 )
 
 STATEMENT_MAX_DAYS = 366
@@ -303,142 +297,3 @@ def _transfer_output(journal: Journal, recipient: selectors.Recipient) -> dict[s
         "narration": journal.memo, "balance": entry.balance_after_kobo if entry else balance,
         "created_at": journal.created_at,
     }).data
-
-
-# --- staff: funding, debits, approvals, freezing ----------------------------------------------
-
-# Staff only (never an API key), each view with the backoffice permission of its action
-# (which staff group holds it: backoffice/roles.py).
-STAFF_PERMISSIONS = [IsAuthenticated, NotSuspendedForWrites, HasStaffPermission]
-
-
-class AdjustmentOutput(serializers.ModelSerializer):
-    wallet_number = serializers.CharField(source="account.number")
-    amount = serializers.IntegerField(source="amount_kobo")
-    journal_key = serializers.CharField(source="journal.idempotency_key", allow_null=True, default=None)
-
-    class Meta:
-        model = Adjustment
-        fields = ["id", "wallet_number", "direction", "amount", "reason", "bank_reference", "status",
-                  "journal_key", "created_at", "decided_at"]
-        read_only_fields = fields
-
-
-def _wallet_of(value: str) -> LedgerAccount:
-    recipient, _wallets = _find_recipient(value)
-    return wallet_get_or_create(user_id=recipient.user_id)
-
-
-def _adjustment_response(adjustment: Adjustment) -> Response:
-    adjustment = Adjustment.objects.select_related("account", "journal").get(pk=adjustment.pk)
-    code = status.HTTP_201_CREATED if adjustment.status == Adjustment.Status.POSTED else status.HTTP_202_ACCEPTED
-    return Response(AdjustmentOutput(adjustment).data, status=code)
-
-
-class _AdjustmentInput(serializers.Serializer):
-    wallet = StrictCharField(max_length=254, help_text="Wallet number or the owner's e-mail")
-    amount = KoboField()
-    reason = StrictCharField(max_length=500)
-
-
-class AdminFundWalletApi(APIView):
-    """Credit a wallet (staff). Above ADJUSTMENT_APPROVAL_THRESHOLD_KOBO the credit waits for a
-    second staff member (202, pending_approval). `bank_reference` (for a bank transfer) is
-    unique: one bank transfer is credited once."""
-
-    permission_classes = STAFF_PERMISSIONS
-    staff_permission = "backoffice.adjustment_request"
-    direction = Adjustment.Direction.CREDIT
-
-    class InputSerializer(_AdjustmentInput):
-        bank_reference = StrictCharField(
-            max_length=100, required=False, allow_blank=True,
-            help_text="The bank's reference, stored normalised: upper case, without spaces, hyphens, underscores, "
-            "slashes or dots (GTB-1 = gtb 1 = GTB1); other characters are refused. Unique among adjustments not rejected.",
-        )
-
-    @extend_schema(operation_id="admin_fund_wallet", request=InputSerializer,
-                   responses={201: AdjustmentOutput, 202: AdjustmentOutput}, tags=["admin"])
-    @idempotent()
-    def post(self, request: Request) -> Response:
-        data = parse(self.InputSerializer, request.data, field_codes={"amount": "INVALID_AMOUNT", "reason": "REASON_REQUIRED"})
-        adjustment = adjustment_request(
-            staff=Actor.from_request(request), account_id=_wallet_of(data["wallet"]).pk, direction=self.direction,
-            amount_kobo=data["amount"], reason=data["reason"], bank_reference=data.get("bank_reference") or None,
-        )
-        return _adjustment_response(adjustment)
-
-
-class AdminDebitWalletApi(APIView):
-    """Debit a wallet (staff), with a reason; refused on a frozen wallet or beyond the
-    available balance. Above the threshold it waits for a second staff member."""
-
-    permission_classes = STAFF_PERMISSIONS
-    staff_permission = "backoffice.adjustment_request"
-    direction = Adjustment.Direction.DEBIT
-
-    @extend_schema(operation_id="admin_debit_wallet", request=_AdjustmentInput,
-                   responses={201: AdjustmentOutput, 202: AdjustmentOutput}, tags=["admin"])
-    @idempotent()
-    def post(self, request: Request) -> Response:
-        data = parse(_AdjustmentInput, request.data, field_codes={"amount": "INVALID_AMOUNT", "reason": "REASON_REQUIRED"})
-        adjustment = adjustment_request(
-            staff=Actor.from_request(request), account_id=_wallet_of(data["wallet"]).pk, direction=self.direction,
-            amount_kobo=data["amount"], reason=data["reason"],
-        )
-        return _adjustment_response(adjustment)
-
-
-class AdminAdjustmentApproveApi(APIView):
-    permission_classes = STAFF_PERMISSIONS
-    staff_permission = "backoffice.adjustment_approve"
-
-    @extend_schema(operation_id="admin_adjustment_approve", request=None, responses={201: AdjustmentOutput},
-                   tags=["admin"])
-    def post(self, request: Request, adjustment_id: int) -> Response:
-        return _adjustment_response(adjustment_approve(staff=Actor.from_request(request), adjustment_id=adjustment_id))
-
-
-class ReasonInput(serializers.Serializer):
-    reason = StrictCharField(max_length=500)
-
-
-class AdminAdjustmentRejectApi(APIView):
-    permission_classes = STAFF_PERMISSIONS
-    staff_permission = "backoffice.adjustment_approve"
-
-    @extend_schema(operation_id="admin_adjustment_reject", request=ReasonInput, responses={200: AdjustmentOutput},
-                   tags=["admin"])
-    def post(self, request: Request, adjustment_id: int) -> Response:
-        data = parse(ReasonInput, request.data, field_codes={"reason": "REASON_REQUIRED"})
-        adjustment = adjustment_reject(staff=Actor.from_request(request), adjustment_id=adjustment_id, reason=data["reason"])
-        return Response(AdjustmentOutput(adjustment).data)
-
-
-class FreezeOutput(serializers.Serializer):
-    wallet_number = serializers.CharField()
-    status = serializers.CharField()
-    changed = serializers.BooleanField()
-
-
-class AdminWalletFreezeApi(APIView):
-    """Freeze (or, with `freeze = False`, unfreeze) a wallet by number, with a reason."""
-
-    permission_classes = STAFF_PERMISSIONS
-    staff_permission = "backoffice.wallet_freeze"
-    freeze = True
-
-    @extend_schema(request=ReasonInput, responses={200: FreezeOutput}, tags=["admin"])
-    def post(self, request: Request, number: str) -> Response:
-        data = parse(ReasonInput, request.data, field_codes={"reason": "REASON_REQUIRED"})
-        wallet = LedgerAccount.objects.filter(number=number, kind=LedgerAccount.Kind.CUSTOMER).first()
-        if wallet is None:
-            raise NotFound("No such wallet.")
-        service = wallet_freeze if self.freeze else wallet_unfreeze
-        changed = service(account_id=wallet.pk, reason=data["reason"], actor=Actor.from_request(request))
-        wallet.refresh_from_db(fields=["status"])
-        return Response({"wallet_number": wallet.number, "status": wallet.status, "changed": changed})
-
-
-class AdminWalletUnfreezeApi(AdminWalletFreezeApi):
-    freeze = False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
@@ -17,3 +17,8 @@ def now() -> datetime:
 def lagos_today() -> date:
     """The Africa/Lagos calendar day: the daily outflow limit resets at Lagos midnight."""
     return now().astimezone(LAGOS).date()
+
+
+def lagos_day_start() -> datetime:
+    """The moment the current Africa/Lagos day began (an aware datetime)."""
+    return datetime.combine(lagos_today(), time.min, tzinfo=LAGOS)

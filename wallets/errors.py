@@ -6,6 +6,7 @@ from config.errors import ApiError, InvalidState, NotFound
 
 __all__ = [
     "BankReferenceUsed",
+    "DuplicateAdjustment",
     "IdempotencyConflict",
     "InsufficientFunds",
     "InvalidState",
@@ -47,6 +48,12 @@ class RecipientNotFound(ApiError):
 
 class BankReferenceUsed(ApiError):
     code = "BANK_REFERENCE_USED"
+
+
+class DuplicateAdjustment(ApiError):
+    """`errors` names the twin: {"duplicate_of": <adjustment id>, "status": ...}."""
+
+    code = "DUPLICATE_ADJUSTMENT"
 
 
 class SecondApprovalSameUser(ApiError):

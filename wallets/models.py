@@ -225,7 +225,9 @@ class Hold(models.Model):
 
 class Adjustment(models.Model):
     """A staff credit or debit of a wallet, with a reason. Above
-    ADJUSTMENT_APPROVAL_THRESHOLD_KOBO it waits for a second, different staff member."""
+    ADJUSTMENT_APPROVAL_THRESHOLD_KOBO, alone or with the wallet's other adjustments of the
+    Lagos day, it waits for a second, different staff member (docs/ledger.md "Staff
+    adjustments")."""
 
     class Direction(models.TextChoices):
         CREDIT = "credit"
@@ -236,7 +238,9 @@ class Adjustment(models.Model):
         POSTED = "posted"
         REJECTED = "rejected"
 
-    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="adjustments")
+    account = models.ForeignKey(  # indexed by adjustment_account_created_idx
+        LedgerAccount, on_delete=models.PROTECT, related_name="adjustments", db_index=False
+    )
     direction = models.CharField(max_length=8, choices=Direction.choices)
     amount_kobo = models.BigIntegerField()
     reason = models.TextField()
@@ -245,12 +249,19 @@ class Adjustment(models.Model):
     # credited once (UNIQUE unless rejected, and the journal key bankfund:<reference>).
     bank_reference = models.CharField(max_length=100, null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    # The request this adjustment answers, so a resubmitted request finds it instead of making
+    # a second one: `form:<token>` (the console form's one-time token) or `api:<Idempotency-Key>`.
+    # UNIQUE per requester (adjustment_request_key_unique_per_staff).
+    request_key = models.CharField(max_length=255, null=True, blank=True, editable=False)
     requested_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
     decided_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     decision_reason = models.TextField(blank=True)
     journal = models.OneToOneField(Journal, null=True, blank=True, on_delete=models.PROTECT, related_name="adjustment")
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # Not stored: True when `adjustment_request` found this adjustment under its request key
+    # (a resubmitted form, a retried call) instead of making it.
+    replayed: bool = False
 
     class Meta:
         constraints = [
@@ -274,6 +285,15 @@ class Adjustment(models.Model):
                 fields=["bank_reference"], condition=~Q(status="rejected"),
                 name="adjustment_bank_reference_unique_unless_rejected",
             ),
+            # Rejected ones included: a request key names one request, whatever became of it.
+            models.UniqueConstraint(
+                fields=["requested_by", "request_key"], condition=Q(request_key__isnull=False),
+                name="adjustment_request_key_unique_per_staff",
+            ),
+        ]
+        indexes = [
+            # The duplicate guard and the day total read one wallet's recent adjustments.
+            models.Index(fields=["account", "created_at"], name="adjustment_account_created_idx"),
         ]
 
     def __str__(self) -> str:

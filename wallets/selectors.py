@@ -1,5 +1,6 @@
 """Reads on the ledger: a customer's transactions (with holds in progress), statements,
-recipients, system-account balances and the last invariant check."""
+recipients, system-account balances, a wallet's staff adjustments of the day and the last
+invariant check."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from wallets import clock
 from wallets.clock import LAGOS
-from wallets.models import Entry, Hold, Journal, LedgerAccount, LedgerCheck
+from wallets.models import Adjustment, Entry, Hold, Journal, LedgerAccount, LedgerCheck
 
 # --- recipients -----------------------------------------------------------------------------
 
@@ -250,3 +251,19 @@ def holds_overdue(*, now: datetime | None = None) -> QuerySet[Hold]:
 
 def ledger_check_latest() -> LedgerCheck | None:
     return LedgerCheck.objects.filter(finished_at__isnull=False).order_by("-id").first()
+
+
+# --- staff adjustments ----------------------------------------------------------------------
+
+
+def adjustment_day_total(*, account_id: int, exclude_id: int | None = None) -> tuple[int, int]:
+    """(count, kobo) of the wallet's adjustments since Lagos midnight that are not rejected,
+    credits and debits alike, whoever asked: what the approval rule adds up (read under the
+    wallet row lock by `adjustment_request`)."""
+    today = Adjustment.objects.filter(account_id=account_id, created_at__gte=clock.lagos_day_start()).exclude(
+        status=Adjustment.Status.REJECTED
+    )
+    if exclude_id is not None:
+        today = today.exclude(pk=exclude_id)
+    totals = today.aggregate(count=Count("pk"), kobo=Sum("amount_kobo"))
+    return totals["count"], totals["kobo"] or 0

@@ -11,8 +11,9 @@ from django.urls import reverse
 
 from audit.models import AuditLog
 from audit.selectors import actions_for_target
+from backoffice.tests.admin_forms import post_form
 from backoffice.tests.factories import staff_user
-from wallets.admin import naira_to_kobo
+from wallets.admin_forms import naira_to_kobo
 from wallets.invariants import assert_ledger_invariants
 from wallets.models import Adjustment, Journal, LedgerAccount
 from wallets.services import wallet_get_or_create
@@ -45,8 +46,13 @@ def fresh(wallet: LedgerAccount) -> LedgerAccount:
     return LedgerAccount.objects.get(pk=wallet.pk)
 
 
+def adjust_url(wallet: LedgerAccount) -> str:
+    return reverse("admin:wallets_ledgeraccount_adjust", args=[wallet.pk])
+
+
 def adjust(client: Client, wallet: LedgerAccount, **form: str):
-    return client.post(reverse("admin:wallets_ledgeraccount_adjust", args=[wallet.pk]), form)
+    """Open the credit / debit page (a new one-time token), fill it in, submit it."""
+    return post_form(client, adjust_url(wallet), form)
 
 
 @pytest.mark.parametrize(("text", "kobo"), [("1500", 150_000), ("1,500.50", 150_050), ("₦ 2.5", 250), ("0.07", 7)])
@@ -139,7 +145,9 @@ def test_support_cannot_move_money(wallet):
     client, _ = browser("support")
     before = snapshot()
 
-    assert adjust(client, wallet, direction="credit", amount="1", reason="x", bank_reference="").status_code == 403
+    assert client.get(adjust_url(wallet)).status_code == 403
+    form = {"direction": "credit", "amount": "1", "reason": "x", "bank_reference": "", "request_token": "t" * 32}
+    assert client.post(adjust_url(wallet), form).status_code == 403
     assert client.post(reverse("admin:wallets_ledgeraccount_freeze", args=[wallet.pk]), {"reason": "x"}).status_code == 403
     assert snapshot() == before
 

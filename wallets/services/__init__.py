@@ -11,6 +11,7 @@ from wallets.services.adjustments import (
     adjustment_approve,
     adjustment_reject,
     adjustment_request,
+    adjustment_request_key,
     bank_reference_normalise,
 )
 from wallets.services.holds import hold_capture, hold_place, hold_release
@@ -24,6 +25,7 @@ __all__ = [
     "adjustment_approve",
     "adjustment_reject",
     "adjustment_request",
+    "adjustment_request_key",
     "bank_reference_normalise",
     "chargeback_post",
     "hold_capture",

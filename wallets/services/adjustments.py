@@ -1,17 +1,22 @@
-"""Staff credits and debits of a wallet, with maker-checker above a threshold (DESIGN §2)."""
+"""Staff credits and debits of a wallet, with maker-checker above a threshold (DESIGN §2),
+once per request (a request key, a duplicate guard) and not splittable under the threshold
+(a per-wallet day total): docs/ledger.md "Staff adjustments"."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from audit.services import Actor, audit_record
 from config.errors import ApiError, InvalidState, NotFound, PermissionDenied, ReasonRequired
-from wallets import clock
-from wallets.errors import BankReferenceUsed, SecondApprovalSameUser
+from wallets import clock, selectors
+from wallets.errors import BankReferenceUsed, DuplicateAdjustment, IdempotencyConflict, SecondApprovalSameUser
 from wallets.models import Adjustment, Journal, LedgerAccount
 from wallets.services.accounts import system_account
 from wallets.services.posting import Leg, check_amount, lock_timeout_now, post, run_in_transaction
@@ -38,10 +43,50 @@ def bank_reference_normalise(value: str | None) -> str | None:
     return normalised
 
 
+def adjustment_request_key(*, source: str, key: str) -> str:
+    """The request key stored on an adjustment: `<source>:<key>` (source "form" for the
+    console's one-time form token, "api" for an Idempotency-Key). A key that would not fit in
+    255 characters is stored by its SHA-256 as `<source>-sha256:<hex>`: deterministic, so a
+    retry finds the first adjustment, and no plain key can look like it (the plain form has
+    ":" right after the source)."""
+    plain = f"{source}:{key}"
+    if len(plain) <= 255:
+        return plain
+    return f"{source}-sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
 def _require_staff(actor: Actor) -> int:
     if actor.user_id is None:
         raise PermissionDenied("A staff member must make adjustments.")
     return actor.user_id
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    """One intended adjustment, as its request describes it (what a repeat must match)."""
+
+    account_id: int
+    direction: str
+    amount_kobo: int
+    reason: str
+    bank_reference: str | None
+
+    def matches(self, adjustment: Adjustment) -> bool:
+        return all(getattr(adjustment, name) == value for name, value in vars(self).items())
+
+
+def _wanted(*, account_id: int, direction: str, amount_kobo: int, reason: str, bank_reference: str | None) -> _Wanted:
+    """Validate a request (ReasonRequired, ValueError, ApiError VALIDATION_ERROR)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonRequired()
+    check_amount(amount_kobo)
+    if direction not in Adjustment.Direction.values:
+        raise ValueError(f"direction must be credit or debit, not {direction!r}")
+    bank_reference = bank_reference_normalise(bank_reference)
+    if bank_reference and direction != Adjustment.Direction.CREDIT:
+        raise ValueError("a bank reference goes with a credit")
+    return _Wanted(account_id, direction, amount_kobo, reason, bank_reference)
 
 
 def adjustment_request(
@@ -52,52 +97,140 @@ def adjustment_request(
     amount_kobo: int,
     reason: str,
     bank_reference: str | None = None,
+    request_key: str | None = None,
+    confirm_duplicate: bool = False,
 ) -> Adjustment:
-    """A staff member credits or debits a customer wallet, with a reason. Up to
-    ADJUSTMENT_APPROVAL_THRESHOLD_KOBO it posts at once; above, it waits (status
-    pending_approval) for a second, different staff member (`adjustment_approve`). A credit
-    for a bank transfer carries the bank's reference, normalised (`bank_reference_normalise`)
-    and UNIQUE among adjustments not rejected, so the transfer is credited once (journal key
+    """A staff member credits or debits a customer wallet, with a reason. It posts at once
+    unless it needs a second, different staff member (`adjustment_approve`; status
+    pending_approval): when its amount is above ADJUSTMENT_APPROVAL_THRESHOLD_KOBO, or when
+    it takes the wallet's adjustments of the Lagos day (any staff member's, pending or
+    posted, credits and debits alike) above it, so splitting cannot dodge the approval. A
+    credit for a bank transfer carries the bank's reference, normalised
+    (`bank_reference_normalise`) and UNIQUE among adjustments not rejected (journal key
     bankfund:<reference>, from the `bank` account); a rejected request frees its reference.
 
-    Locks: the wallet row when it posts (see `_post_adjustment`). Idempotent: through the
-    bank reference (UNIQUE) for bank credits; other requests are new each time (the API
-    wraps them in an Idempotency-Key). Raises ReasonRequired, BankReferenceUsed, NotFound,
-    InsufficientFunds / WalletFrozen (an immediate debit), ValueError, LedgerBusy.
+    Locks: the wallet row (SELECT ... FOR UPDATE) first, so the requests for one wallet run
+    one at a time and each sees the ones before it (request key, duplicate guard, day total).
+    Idempotent: on `request_key` (`adjustment_request_key()`; UNIQUE per requester): the
+    same request again returns the first adjustment with `replayed` set, another request
+    under the key raises IdempotencyConflict. Without `confirm_duplicate`, the same
+    requester's same direction and amount on the wallet within
+    ADJUSTMENT_DUPLICATE_WINDOW_SECONDS (not rejected) raises DuplicateAdjustment. Also
+    raises ReasonRequired, BankReferenceUsed, NotFound, InsufficientFunds / WalletFrozen (an
+    immediate debit), ValueError, LedgerBusy.
     """
-    reason = (reason or "").strip()
-    if not reason:
-        raise ReasonRequired()
-    check_amount(amount_kobo)
-    if direction not in Adjustment.Direction.values:
-        raise ValueError(f"direction must be credit or debit, not {direction!r}")
-    bank_reference = bank_reference_normalise(bank_reference)
-    if bank_reference and direction != Adjustment.Direction.CREDIT:
-        raise ValueError("a bank reference goes with a credit")
+    wanted = _wanted(account_id=account_id, direction=direction, amount_kobo=amount_kobo, reason=reason,
+                     bank_reference=bank_reference)
     staff_id = _require_staff(staff)
-    if not LedgerAccount.objects.filter(pk=account_id, kind=LedgerAccount.Kind.CUSTOMER).exists():
-        raise NotFound("No such wallet.")
+    if request_key is not None and not 1 <= len(request_key) <= 255:
+        raise ValueError("a request key is 1-255 characters (see adjustment_request_key)")
 
     def work() -> Adjustment:
         lock_timeout_now()
-        adjustment = Adjustment(
-            account_id=account_id, direction=direction, amount_kobo=amount_kobo, reason=reason,
-            bank_reference=bank_reference, requested_by_id=staff_id,
-        )
-        try:
-            with transaction.atomic():
-                adjustment.save()
-        except IntegrityError as exc:
-            raise BankReferenceUsed() from exc
-        audit_record(
-            action="adjustment.request", actor=staff, target=adjustment, reason=reason,
-            changes={"direction": direction, "amount_kobo": amount_kobo, "bank_reference": bank_reference},
-        )
-        if amount_kobo <= settings.ADJUSTMENT_APPROVAL_THRESHOLD_KOBO:
+        _lock_wallet(account_id)
+        first = _answered(staff_id, request_key, wanted)
+        if first is not None:
+            return first
+        _refuse_used_bank_reference(wanted)  # the precise refusal first: confirming would not help
+        if not confirm_duplicate:
+            _refuse_duplicate(staff_id, wanted)
+        approval = _approval_needed(wanted)
+        adjustment = _insert(staff_id, request_key, wanted)
+        if adjustment.replayed:  # a twin under the same key, for another wallet, committed first
+            return adjustment
+        changes: dict[str, object] = {"direction": direction, "amount_kobo": amount_kobo,
+                                      "bank_reference": wanted.bank_reference, "approval": approval or "not needed"}
+        if confirm_duplicate:
+            changes["confirm_duplicate"] = True
+        audit_record(action="adjustment.request", actor=staff, target=adjustment, reason=wanted.reason, changes=changes)
+        if approval is None:
             _post_adjustment(adjustment, actor=staff)
         return adjustment
 
     return run_in_transaction(work)
+
+
+def _lock_wallet(account_id: int) -> None:
+    locked = LedgerAccount.objects.select_for_update().filter(pk=account_id, kind=LedgerAccount.Kind.CUSTOMER)
+    if not locked.values_list("pk", flat=True):
+        raise NotFound("No such wallet.")
+
+
+def _answered(staff_id: int, request_key: str | None, wanted: _Wanted) -> Adjustment | None:
+    """The adjustment this requester already made under `request_key`, marked `replayed`;
+    None when there is none. Another request under the key: IdempotencyConflict."""
+    if request_key is None:
+        return None
+    first = Adjustment.objects.filter(requested_by_id=staff_id, request_key=request_key).first()
+    if first is None:
+        return None
+    if not wanted.matches(first):
+        raise IdempotencyConflict(
+            f"This request key was already used for adjustment {first.pk}, with other details.",
+            errors={"adjustment_id": first.pk},
+        )
+    first.replayed = True
+    return first
+
+
+def _refuse_used_bank_reference(wanted: _Wanted) -> None:
+    """Read first for the clear answer; UNIQUE adjustment_bank_reference_unique_unless_rejected
+    stays the guarantee (`_insert`)."""
+    taken = Adjustment.objects.filter(bank_reference=wanted.bank_reference).exclude(status=Adjustment.Status.REJECTED)
+    if wanted.bank_reference and taken.exists():
+        raise BankReferenceUsed()
+
+
+def _refuse_duplicate(staff_id: int, wanted: _Wanted) -> None:
+    """The same requester, wallet, direction and amount within the window, not rejected:
+    probably the same intention twice (a double click, a retry without a key)."""
+    window = settings.ADJUSTMENT_DUPLICATE_WINDOW_SECONDS
+    if window <= 0:
+        return
+    twin = (
+        Adjustment.objects.filter(
+            account_id=wanted.account_id, direction=wanted.direction, amount_kobo=wanted.amount_kobo,
+            requested_by_id=staff_id, created_at__gte=clock.now() - timedelta(seconds=window),
+        )
+        .exclude(status=Adjustment.Status.REJECTED)
+        .order_by("-pk")
+        .first()
+    )
+    if twin is not None:
+        raise DuplicateAdjustment(
+            f"You asked for the same {wanted.direction} of this wallet at "
+            f"{twin.created_at.astimezone(clock.LAGOS):%H:%M:%S} Lagos time "
+            f"(adjustment {twin.pk}, {twin.status}). If a second one is meant, confirm it.",
+            errors={"duplicate_of": twin.pk, "status": twin.status},
+        )
+
+
+def _approval_needed(wanted: _Wanted) -> str | None:
+    """Why this request waits for a second staff member ("amount", "day_total"), or None.
+    The day total counts every staff member's adjustments of this wallet since Lagos
+    midnight that are not rejected, whatever their direction: a control on what staff can
+    move in and out of one wallet in a day without a second pair of eyes."""
+    threshold = settings.ADJUSTMENT_APPROVAL_THRESHOLD_KOBO
+    if wanted.amount_kobo > threshold:
+        return "amount"
+    _count, today = selectors.adjustment_day_total(account_id=wanted.account_id)
+    return "day_total" if today + wanted.amount_kobo > threshold else None
+
+
+def _insert(staff_id: int, request_key: str | None, wanted: _Wanted) -> Adjustment:
+    adjustment = Adjustment(
+        account_id=wanted.account_id, direction=wanted.direction, amount_kobo=wanted.amount_kobo, reason=wanted.reason,
+        bank_reference=wanted.bank_reference, request_key=request_key, requested_by_id=staff_id, created_at=clock.now(),
+    )
+    try:
+        with transaction.atomic():
+            adjustment.save()
+    except IntegrityError as exc:
+        first = _answered(staff_id, request_key, wanted)
+        if first is not None:
+            return first
+        raise BankReferenceUsed() from exc
+    return adjustment
 
 
 def adjustment_approve(*, staff: Actor, adjustment_id: int) -> Adjustment:

@@ -116,12 +116,15 @@ def test_the_api_stores_the_normalised_reference_and_refuses_a_bad_one(user):
     client = authenticate(APIClient(), staff)
     number = _wallet(user).number
     body = {"wallet": number, "amount": 2_000, "reason": "Bank transfer"}
-    ok = client.post("/api/v1/admin/fund-wallet", {**body, "bank_reference": "fbn 00-42"}, format="json")
+    ok = client.post("/api/v1/admin/fund-wallet", {**body, "bank_reference": "fbn 00-42"}, format="json",
+                     HTTP_IDEMPOTENCY_KEY="k1")
     assert ok.status_code == 201 and ok.json()["bank_reference"] == "FBN0042"
     before = snapshot()
-    again = client.post("/api/v1/admin/fund-wallet", {**body, "bank_reference": "FBN-0042"}, format="json")
+    again = client.post("/api/v1/admin/fund-wallet", {**body, "bank_reference": "FBN-0042"}, format="json",
+                        HTTP_IDEMPOTENCY_KEY="k2")
     assert again.status_code == 409 and again.json()["error_code"] == "BANK_REFERENCE_USED"
-    bad = client.post("/api/v1/admin/fund-wallet", {**body, "bank_reference": "FBN#0042"}, format="json")
+    bad = client.post("/api/v1/admin/fund-wallet", {**body, "bank_reference": "FBN#0042"}, format="json",
+                      HTTP_IDEMPOTENCY_KEY="k3")
     assert bad.status_code == 400 and bad.json()["error_code"] == "VALIDATION_ERROR"
     assert "bank_reference" in bad.json()["errors"]
     assert snapshot() == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -36,6 +37,11 @@ def _client(user) -> APIClient:
 
 def _wallet(user) -> LedgerAccount:
     return LedgerAccount.objects.get(pk=wallet_get_or_create(user_id=user.pk).pk)
+
+
+def _adjust(staff, path: str, body: dict, **kwargs):
+    """A staff credit or debit with a fresh Idempotency-Key (required on these endpoints)."""
+    return _client(staff).post(path, body, HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex, **kwargs)
 
 
 def _staff(**extra):
@@ -303,19 +309,14 @@ def test_admin_fund_small_amount_posts_at_once_and_is_audited(user):
 
     staff = _staff()
     number = _wallet(user).number
-    response = _client(staff).post(
-        "/api/v1/admin/fund-wallet", {"wallet": number, "amount": 20_000, "reason": "Bank transfer", "bank_reference": "GTB-1"},
-        format="json",
-    )
+    body = {"wallet": number, "amount": 20_000, "reason": "Bank transfer", "bank_reference": "GTB-1"}
+    response = _adjust(staff, "/api/v1/admin/fund-wallet", body, format="json")
     assert response.status_code == 201, response.content
     assert response.json()["status"] == "posted" and response.json()["journal_key"] == "bankfund:GTB1"
     assert _wallet(user).balance_kobo == 20_000
     assert AuditLog.objects.filter(action="adjustment.post", actor_user_id=staff.pk).exists()
     before = snapshot()
-    again = _client(staff).post(
-        "/api/v1/admin/fund-wallet", {"wallet": number, "amount": 20_000, "reason": "again", "bank_reference": "GTB-1"},
-        format="json",
-    )
+    again = _adjust(staff, "/api/v1/admin/fund-wallet", {**body, "reason": "again"}, format="json")
     assert again.status_code == 409 and again.json()["error_code"] == "BANK_REFERENCE_USED"
     assert snapshot() == before
     assert_ledger_invariants()
@@ -325,9 +326,8 @@ def test_admin_fund_above_threshold_waits_for_a_second_staff_member(user, settin
     settings.ADJUSTMENT_APPROVAL_THRESHOLD_KOBO = 10_000
     maker, checker = _staff(), _staff()
     number = _wallet(user).number
-    response = _client(maker).post(
-        "/api/v1/admin/fund-wallet", {"wallet": user.email, "amount": 10_001, "reason": "goodwill"}, format="json"
-    )
+    response = _adjust(maker, "/api/v1/admin/fund-wallet", {"wallet": user.email, "amount": 10_001, "reason": "goodwill"},
+                       format="json")
     assert response.status_code == 202 and response.json()["status"] == "pending_approval"
     adjustment_id = response.json()["id"]
     assert _wallet(user).balance_kobo == 0
@@ -359,22 +359,22 @@ def test_admin_debit_rules_and_reject(user, settings):
     ]
     for body, status, code in cases:
         before = snapshot()
-        response = _client(staff).post("/api/v1/admin/debit-wallet", body, format="json")
+        response = _adjust(staff, "/api/v1/admin/debit-wallet", body, format="json")
         assert (response.status_code, response.json()["error_code"]) == (status, code), body
         assert snapshot() == before
-    ok = _client(staff).post("/api/v1/admin/debit-wallet", {"wallet": number, "amount": 1000, "reason": "fee"}, format="json")
+    ok = _adjust(staff, "/api/v1/admin/debit-wallet", {"wallet": number, "amount": 1000, "reason": "fee"}, format="json")
     assert ok.status_code == 201 and _wallet(user).balance_kobo == 4000
-    big = _client(staff).post("/api/v1/admin/debit-wallet", {"wallet": number, "amount": 20_000, "reason": "x"}, format="json")
+    big = _adjust(staff, "/api/v1/admin/debit-wallet", {"wallet": number, "amount": 20_000, "reason": "x"}, format="json")
     assert big.status_code == 202
     rejected = _client(other_staff).post(f"/api/v1/admin/adjustments/{big.json()['id']}/reject", {"reason": "no"}, format="json")
     assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
     frozen = _client(staff).post(f"/api/v1/admin/wallets/{number}/freeze", {"reason": "check"}, format="json")
     assert frozen.json() == {"wallet_number": number, "status": "frozen", "changed": True}
     before = snapshot()
-    response = _client(staff).post("/api/v1/admin/debit-wallet", {"wallet": number, "amount": 100, "reason": "x"}, format="json")
+    response = _adjust(staff, "/api/v1/admin/debit-wallet", {"wallet": number, "amount": 100, "reason": "x"}, format="json")
     assert response.status_code == 403 and response.json()["error_code"] == "WALLET_FROZEN"
     assert snapshot() == before
-    credit = _client(staff).post("/api/v1/admin/fund-wallet", {"wallet": number, "amount": 100, "reason": "x"}, format="json")
+    credit = _adjust(staff, "/api/v1/admin/fund-wallet", {"wallet": number, "amount": 100, "reason": "x"}, format="json")
     assert credit.status_code == 201  # credits still post on a frozen wallet
     assert _client(staff).post(f"/api/v1/admin/wallets/{number}/unfreeze", {"reason": "ok"}, format="json").json()["status"] == "active"
     assert_ledger_invariants()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import DatabaseError, connection, transaction
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -31,7 +32,7 @@ from accounts.tests.factories import UserFactory
 from audit.services import Actor
 from config.errors import InvalidState
 from wallets import clock
-from wallets.errors import IdempotencyConflict, InsufficientFunds, LimitExceeded, WalletFrozen
+from wallets.errors import DuplicateAdjustment, IdempotencyConflict, InsufficientFunds, LimitExceeded, WalletFrozen
 from wallets.invariants import assert_ledger_invariants
 from wallets.limits import Limits
 from wallets.models import Entry, LedgerAccount
@@ -126,6 +127,10 @@ class LedgerMachine(RuleBasedStateMachine):
         self.revenue = system_account("revenue").pk
         self.adjustments = system_account("adjustments").pk
         self.staff = Actor.for_user(UserFactory(is_staff=True))
+        # (account, credit?, amount) of the adjustments made: the same again is a duplicate.
+        self.adjusted: set[tuple[int, bool, int]] = set()
+        # 30 steps of at most 8,000 kobo stay under the day total: every adjustment posts at once.
+        assert django_settings.ADJUSTMENT_APPROVAL_THRESHOLD_KOBO >= 30 * 8_000
         self.counter = 0  # every key is deterministic: Hypothesis replays a failing sequence exactly
 
     def _next(self, prefix: str) -> str:
@@ -275,15 +280,20 @@ class LedgerMachine(RuleBasedStateMachine):
                 return refusal
         return None, None
 
-    @rule(data=st.data(), amount=AMOUNTS, credit=st.booleans())
-    def adjust(self, data, amount: int, credit: bool) -> None:
+    @rule(data=st.data(), amount=AMOUNTS, credit=st.booleans(), confirm=st.booleans())
+    def adjust(self, data, amount: int, credit: bool, confirm: bool) -> None:
         wallet = data.draw(st.sampled_from(self.wallets))
-        expected = None if credit else self._debit_refusal(wallet, amount, outflow=False)[0]
+        twin = (wallet.account_id, credit, amount)  # an example runs well inside the duplicate window
+        if twin in self.adjusted and not confirm:
+            expected = DuplicateAdjustment
+        else:
+            expected = None if credit else self._debit_refusal(wallet, amount, outflow=False)[0]
         adjustment = _expect(expected, lambda: adjustment_request(
             staff=self.staff, account_id=wallet.account_id, direction="credit" if credit else "debit",
-            amount_kobo=amount, reason="state machine",
+            amount_kobo=amount, reason="state machine", confirm_duplicate=confirm,
         ))
         if expected is None:
+            self.adjusted.add(twin)
             sign = 1 if credit else -1
             self._post(f"adjust:{adjustment.pk}", "adjustment",
                        {wallet.account_id: sign * amount, self.adjustments: -sign * amount})
