@@ -20,7 +20,7 @@ from accounts.errors import PinRequired
 from accounts.services import pin_check
 from audit.services import Actor
 from config.api import pagination
-from config.api.fields import KoboField, PinField, StrictCharField
+from config.api.fields import KoboField, PinField, StrictBooleanField, StrictCharField
 from config.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from config.api.idempotency import answer_store, idempotent
 from config.api.pagination import CursorPagination
@@ -34,17 +34,6 @@ from vtu.services.notify import purchase_payload
 from vtu.services.purchases import PurchaseRequest, purchase_create
 
 FIELD_CODES = {"phone_number": "INVALID_PHONE_NUMBER", "amount": "INVALID_AMOUNT", "pin": "PIN_INVALID"}
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """true or false as JSON booleans only ("yes", 1 and "true" are refused)."""
-
-    default_error_messages = {"not_a_boolean": "Must be true or false (a JSON boolean)."}
-
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            self.fail("not_a_boolean")
-        return data
 
 
 class PurchaseOutput(serializers.Serializer):

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.services import Actor
-from config.api.fields import KoboField, StrictCharField
+from config.api.fields import KoboField, StrictBooleanField, StrictCharField
 from config.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from config.api.idempotency import REPLAYED_HEADER, idempotent
 from config.api.parsing import parse
@@ -41,17 +41,6 @@ REQUIRED_KEY = OpenApiParameter(
     "the same key and body replays the first answer and never posts twice; for a deliberate second adjustment "
     "use a new key.",
 )
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """true or false as JSON booleans only (as vtu's purchase API)."""
-
-    default_error_messages = {"not_a_boolean": "Must be true or false (a JSON boolean)."}
-
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            self.fail("not_a_boolean")
-        return data
 
 
 class AdjustmentOutput(serializers.ModelSerializer):

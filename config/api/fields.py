@@ -44,3 +44,14 @@ class PinField(StrictCharField):
         kwargs.setdefault("max_length", 4)
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false as JSON booleans only ("yes", 1 and "true" are refused)."""
+
+    default_error_messages = {"not_a_boolean": "Must be true or false (a JSON boolean)."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("not_a_boolean")
+        return data
