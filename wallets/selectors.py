@@ -8,9 +8,11 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
 from wallets import clock
@@ -28,6 +30,18 @@ class Recipient:
     display_name: str
 
 
+@dataclass(frozen=True)
+class _Holder:
+    """What a transfer needs of the recipient's user row."""
+
+    pk: int
+    is_active: bool
+    kyc_tier: int
+    first_name: str
+    last_name: str
+    email: str
+
+
 def _display_name(user: Any) -> str:
     """First name and last initial ("Ade B."): enough to confirm, not a full identity."""
     first, last = (user.first_name or "").strip(), (user.last_name or "").strip()
@@ -39,19 +53,17 @@ def _display_name(user: Any) -> str:
 def recipient_find(*, recipient: str, sender_user_id: int | None = None) -> tuple[Recipient | None, list[LedgerAccount]]:
     """A wallet number (10 digits) or an e-mail address -> the active user behind it, and the
     wallets of both parties read on the way (given to `wallet_transfer` as `known_wallets`,
-    saving it a query). By number: one query for both wallets. By e-mail: the address is
-    matched exactly in lower case (stored lower-cased, so the unique index serves it)."""
+    saving it a query). By number: one fixed query for both wallets and the recipient (every
+    transfer by wallet number runs it). By e-mail: the address is matched exactly in lower
+    case (stored lower-cased, so the unique index serves it)."""
     value = (recipient or "").strip()
-    customer = Q(kind=LedgerAccount.Kind.CUSTOMER)
-    sender = Q(user_id=sender_user_id) if sender_user_id is not None else Q(pk__in=[])
     if value.isdigit() and len(value) == 10:
-        wallets = list(LedgerAccount.objects.select_related("user").filter(customer & (Q(number=value) | sender)))
+        wallets, user = _by_number(value, sender_user_id)
         wallet = next((w for w in wallets if w.number == value), None)
-        user = wallet.user if wallet is not None else None
     elif "@" in value:
         user = get_user_model().objects.filter(email=value.lower()).first()
         ids = [pk for pk in (user.pk if user else None, sender_user_id) if pk is not None]
-        wallets = list(LedgerAccount.objects.filter(customer, user_id__in=ids)) if ids else []
+        wallets = list(LedgerAccount.objects.filter(kind=LedgerAccount.Kind.CUSTOMER, user_id__in=ids)) if ids else []
         wallet = next((w for w in wallets if user is not None and w.user_id == user.pk), None)
     else:
         return None, []
@@ -62,6 +74,35 @@ def recipient_find(*, recipient: str, sender_user_id: int | None = None) -> tupl
         display_name=_display_name(user),
     )
     return found, wallets
+
+
+@cache
+def _by_number_statement() -> tuple[str, list[str]]:
+    quote = connection.ops.quote_name
+    fields = [field.attname for field in LedgerAccount._meta.concrete_fields]
+    columns = ", ".join("a." + quote(LedgerAccount._meta.get_field(name).column) for name in fields)
+    users = quote(get_user_model()._meta.db_table)
+    sql = (
+        f"SELECT {columns}, u.is_active, u.kyc_tier, u.first_name, u.last_name, u.email "  # noqa: S608 - identifiers from model metadata
+        f"FROM {quote(LedgerAccount._meta.db_table)} a JOIN {users} u ON u.id = a.user_id "
+        "WHERE a.kind = 'customer' AND (a.number = %s OR a.user_id = %s)"
+    )
+    return sql, fields
+
+
+def _by_number(number: str, sender_user_id: int | None) -> tuple[list[LedgerAccount], _Holder | None]:
+    """The wallet numbered `number` and the sender's, and the number's holder, in one query."""
+    sql, fields = _by_number_statement()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [number, sender_user_id])
+        rows = cursor.fetchall()
+    wallets, holder = [], None
+    for row in rows:
+        wallet = LedgerAccount.from_db(connection.alias, fields, row[: len(fields)])
+        wallets.append(wallet)
+        if wallet.number == number:
+            holder = _Holder(wallet.user_id, *row[len(fields):])
+    return wallets, holder
 
 
 # --- dates ----------------------------------------------------------------------------------

@@ -237,9 +237,8 @@ def _day(value: date) -> Any:
     return connection.ops.adapt_datefield_value(value)
 
 
-def apply_change(account_id: int, change: AccountChange) -> tuple[int, int]:
-    """One guarded UPDATE ... RETURNING on a materialised account. Returns (balance, held).
-    When the guard refuses, finds out why and raises the matching error."""
+def _update_statement(account_id: int, change: AccountChange) -> tuple[str, list[Any]]:
+    """The guarded UPDATE ... RETURNING (balance, held) of one materialised account."""
     sets = ["balance_kobo = balance_kobo + %s", "held_kobo = held_kobo + %s"]
     set_params: list[Any] = [change.delta_kobo, change.held_delta_kobo]
     where = ["id = %s", "materialised"]
@@ -273,12 +272,42 @@ def apply_change(account_id: int, change: AccountChange) -> tuple[int, int]:
         f"UPDATE wallets_ledgeraccount SET {', '.join(sets)} WHERE {' AND '.join(where)} "  # noqa: S608 - fixed fragments, values are parameters
         "RETURNING balance_kobo, held_kobo"
     )
+    return sql, set_params + where_params
+
+
+def apply_change(account_id: int, change: AccountChange) -> tuple[int, int]:
+    """One guarded UPDATE ... RETURNING on a materialised account. Returns (balance, held).
+    When the guard refuses, finds out why and raises the matching error."""
+    return apply_changes([(account_id, change)])[account_id]
+
+
+def apply_changes(items: Sequence[tuple[int, AccountChange]]) -> dict[int, tuple[int, int]]:
+    """The guarded UPDATEs of several accounts, in the order given (callers give ascending
+    ids: no deadlocks), sent in one round trip where the driver allows it (PostgreSQL with
+    client-side binding: the statements still run one after the other, so the row locks are
+    still taken in that order). {account id: (balance, held)}. The first refusal raises; a
+    later UPDATE that already ran is rolled back with the caller's transaction."""
+    statements = [_update_statement(account_id, change) for account_id, change in items]
+    if len(items) < 2 or (connection.vendor == "postgresql" and _client_side_binding()):
+        return _run_updates(statements, items) if items else {}
+    results: dict[int, tuple[int, int]] = {}
+    for statement, item in zip(statements, items, strict=True):  # one statement per execute
+        results.update(_run_updates([statement], [item]))
+    return results
+
+
+def _run_updates(statements: list[tuple[str, list[Any]]], items: Sequence[tuple[int, AccountChange]]) -> dict[int, tuple[int, int]]:
+    results: dict[int, tuple[int, int]] = {}
     with connection.cursor() as cursor:
-        ledger_execute(cursor, sql, set_params + where_params)
-        row = cursor.fetchone()
-    if row is None:
-        raise _refusal(account_id, change)
-    return row[0], row[1]
+        ledger_execute(cursor, "; ".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
+        for index, (account_id, change) in enumerate(items):
+            if index:
+                cursor.nextset()
+            row = cursor.fetchone()
+            if row is None:
+                raise _refusal(account_id, change)
+            results[account_id] = (row[0], row[1])
+    return results
 
 
 def _refusal(account_id: int, change: AccountChange) -> Exception:
@@ -388,7 +417,7 @@ def _apply_all(
     kind: str, legs: Sequence[Leg], accounts: dict[int, LedgerAccount], changes: dict[int, AccountChange]
 ) -> dict[int, int]:
     deltas = {leg.account_id: leg.amount_kobo for leg in legs}
-    balances: dict[int, int] = {}
+    items: list[tuple[int, AccountChange]] = []
     for account_id in sorted(set(deltas) | set(changes)):  # ascending id order: no deadlocks
         account = accounts.get(account_id)
         if account is not None and not account.materialised:
@@ -398,5 +427,5 @@ def _apply_all(
         if change.delta_kobo < 0:
             change.guard_available = True
             change.require_active = change.require_active or kind not in FROZEN_DEBIT_KINDS
-        balances[account_id], _held = apply_change(account_id, change)
-    return balances
+        items.append((account_id, change))
+    return {account_id: balance for account_id, (balance, _held) in apply_changes(items).items()}

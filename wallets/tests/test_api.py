@@ -100,6 +100,23 @@ def test_transfer_by_wallet_number_and_by_email_with_idempotent_replay(user, use
     assert_ledger_invariants()
 
 
+def test_a_transfer_answer_has_exactly_the_documented_shape(user, user_client):
+    """The answer is built without a serializer instance (hot path): it must still be what
+    TransferOutput (the OpenAPI schema) says, date-times rendered as everywhere else."""
+    from rest_framework import serializers
+
+    from wallets.apis import TransferOutput
+
+    recipient = UserFactory()
+    fund_wallet(user, 10_000)
+    answer = _transfer(user_client, wallet_get_or_create(user_id=recipient.pk).number, 3000).json()
+    journal = Journal.objects.get(reference=answer["reference"])
+
+    assert set(answer) == set(TransferOutput().fields)
+    assert answer["created_at"] == serializers.DateTimeField().to_representation(journal.created_at)
+    assert TransferOutput(data=answer).is_valid(), TransferOutput(data=answer).errors
+
+
 def test_transfer_with_a_long_idempotency_key_posts_once_and_replays(user, user_client):
     """Keys up to the header's 255 characters work: one too long for the journal key is
     stored by its SHA-256 (transfer:sha256:<user>:<hex>); two long keys that differ only in
