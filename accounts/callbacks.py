@@ -154,6 +154,17 @@ _ENDPOINTS_SQL = (
 )
 
 
+def endpoints_exist_sql(user_id_column: str) -> str:
+    """An SQL boolean: does the user in `user_id_column` (of the caller's query) have an active
+    endpoint? For a lookup that reads that user anyway (a transfer's recipient): when it says
+    no, `callback_emit` need not run (one query fewer on the hot path)."""
+    return (
+        f"EXISTS (SELECT 1 FROM {CallbackEndpoint._meta.db_table} callback_endpoint "  # noqa: S608 - the model's own table
+        f"WHERE callback_endpoint.user_id = {user_id_column} AND callback_endpoint.is_active "
+        "AND callback_endpoint.deleted_at IS NULL)"
+    )
+
+
 # --- delivering ----------------------------------------------------------------------------
 
 

@@ -278,7 +278,7 @@ class TransferApi(APIView):
             sender_user_id=request.user.pk, recipient_user_id=recipient.user_id, amount_kobo=data["amount"],
             idempotency_key=request.headers.get(IDEMPOTENCY_HEADER), narration=data["narration"],
             limits=limits_for_tier(request.user.kyc_tier), recipient_limits=limits_for_tier(recipient.kyc_tier),
-            actor=Actor.from_request(request), known_wallets=wallets,
+            actor=Actor.from_request(request), known_wallets=wallets, recipient_has_callbacks=recipient.has_callbacks,
         )
         return Response(_transfer_output(journal, recipient), status=status.HTTP_201_CREATED)
 

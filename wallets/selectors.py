@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 
+from accounts.callbacks import endpoints_exist_sql
 from wallets import clock
 from wallets.clock import LAGOS
 from wallets.models import Adjustment, Entry, Hold, Journal, LedgerAccount, LedgerCheck
@@ -28,6 +29,7 @@ class Recipient:
     kyc_tier: int
     wallet_number: str | None
     display_name: str
+    has_callbacks: bool | None = None  # an active callback endpoint (None: not looked at)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class _Holder:
     first_name: str
     last_name: str
     email: str
+    has_callbacks: bool | None = None
 
 
 def _display_name(user: Any) -> str:
@@ -71,7 +74,7 @@ def recipient_find(*, recipient: str, sender_user_id: int | None = None) -> tupl
         return None, wallets
     found = Recipient(
         user_id=user.pk, kyc_tier=user.kyc_tier, wallet_number=wallet.number if wallet else None,
-        display_name=_display_name(user),
+        display_name=_display_name(user), has_callbacks=getattr(user, "has_callbacks", None),
     )
     return found, wallets
 
@@ -83,7 +86,8 @@ def _by_number_statement() -> tuple[str, list[str]]:
     columns = ", ".join("a." + quote(LedgerAccount._meta.get_field(name).column) for name in fields)
     users = quote(get_user_model()._meta.db_table)
     sql = (
-        f"SELECT {columns}, u.is_active, u.kyc_tier, u.first_name, u.last_name, u.email "  # noqa: S608 - identifiers from model metadata
+        f"SELECT {columns}, u.is_active, u.kyc_tier, u.first_name, u.last_name, u.email, "  # noqa: S608 - identifiers from model metadata
+        f"{endpoints_exist_sql('u.id')} "
         f"FROM {quote(LedgerAccount._meta.db_table)} a JOIN {users} u ON u.id = a.user_id "
         "WHERE a.kind = 'customer' AND (a.number = %s OR a.user_id = %s)"
     )

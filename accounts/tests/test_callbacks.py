@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.db import connection, transaction
+from rest_framework.test import APIClient
 
 from accounts import callback_endpoints, callback_signing, callbacks
 from accounts.models import CallbackAttempt, CallbackDelivery, CallbackEndpoint
@@ -369,3 +370,34 @@ def test_sweeper_skips_rows_another_sweeper_holds(receiver, clock):
     assert [pk for pk, _ in claimed] == [rows[1].pk]
     assert [r.headers["X-VTU-Event-Id"] for r in receiver.requests] == ["e1"]
 
+
+
+@pytest.mark.parametrize("by", ["wallet number", "e-mail"])
+def test_a_transfer_calls_back_its_recipient_transfer_received(user_client, user, receiver, by):
+    """The recipient lookup tells the transfer whether the recipient has an endpoint at all
+    (one query fewer when not): with one, the event must still go out, once."""
+    from wallets.services import wallet_get_or_create
+    from wallets.tests.factories import fund_wallet
+
+    sender = UserFactory()
+    fund_wallet(sender, 10_000)
+    register(user_client, receiver.url(), events=["transfer.received"])
+    to = wallet_get_or_create(user_id=user.pk).number if by == "wallet number" else user.email
+    sent = authenticate(type(user_client)(), sender).post(
+        "/api/v1/wallet/transfer", {"recipient": to, "amount": 2500, "pin": "1234"}, format="json")
+
+    assert sent.status_code == 201, sent.content
+    assert [request.json()["type"] for request in receiver.requests] == ["transfer.received"]
+    data = receiver.requests[0].json()["data"]
+    assert (data["reference"], data["amount"]) == (sent.json()["reference"], 2500)
+
+
+def test_a_transfer_to_someone_without_endpoints_queues_nothing(user, receiver):
+    from wallets.selectors import recipient_find
+    from wallets.services import wallet_get_or_create
+
+    found, _wallets = recipient_find(recipient=wallet_get_or_create(user_id=user.pk).number)
+    assert found is not None and found.has_callbacks is False
+    register(authenticate(APIClient(), user), receiver.url(), events=["transfer.received"])
+    found, _wallets = recipient_find(recipient=wallet_get_or_create(user_id=user.pk).number)
+    assert found.has_callbacks is True

@@ -47,6 +47,7 @@ def wallet_transfer(
     narration: str = "",
     actor: Actor | None = None,
     known_wallets: Iterable[LedgerAccount] = (),
+    recipient_has_callbacks: bool | None = None,
 ) -> Journal:
     """Move `amount_kobo` from the sender's wallet to the recipient's (opened if needed).
 
@@ -58,7 +59,8 @@ def wallet_transfer(
     journal; the same key with another recipient or amount raises IdempotencyConflict.
     Emits `transfer.received` to the recipient's callbacks in the same transaction.
     `known_wallets`: wallets the caller already read (saves a query; they are only used for
-    ids, numbers and currency, never for balances).
+    ids, numbers and currency, never for balances). `recipient_has_callbacks=False`: the
+    caller's lookup found no callback endpoint for the recipient (saves another).
     Raises SelfTransfer, LimitExceeded, InsufficientFunds, WalletFrozen, IdempotencyConflict,
     ValueError (amount not a positive integer), LedgerBusy.
     """
@@ -89,6 +91,8 @@ def wallet_transfer(
             action="transfer.create", actor=actor, target=journal,
             changes={"amount_kobo": amount_kobo, "from": sender.number, "to": recipient.number},
         )
+        if recipient_has_callbacks is False:
+            return  # the caller's lookup saw no endpoint: nothing to emit
         callback_emit(
             user_id=recipient_user_id, event_type="transfer.received", event_id=f"transfer.received:{journal.pk}",
             data={
