@@ -91,7 +91,7 @@ def _purchase_response(request: Request, purchase_request: PurchaseRequest) -> R
     answered: list[dict[str, Any]] = []
 
     def answer(purchase: Purchase) -> None:
-        answered.append(PurchaseOutput(purchase).data)
+        answered.append(purchase_payload(purchase))  # PurchaseOutput's shape, without an instance per request
         answer_store(request, status=status.HTTP_202_ACCEPTED, body=answered[0])
 
     purchase, created = purchase_create(
@@ -99,7 +99,7 @@ def _purchase_response(request: Request, purchase_request: PurchaseRequest) -> R
     )
     same_key = bool(key) and purchase.idempotency_key == key
     code = status.HTTP_202_ACCEPTED if created or same_key else status.HTTP_200_OK
-    return Response(answered[0] if created else PurchaseOutput(purchase).data, status=code)
+    return Response(answered[0] if created else purchase_payload(purchase), status=code)
 
 
 class _PurchaseInput(serializers.Serializer):
