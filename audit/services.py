@@ -73,10 +73,13 @@ def audit_record(
     target_id: Any = None,
     changes: dict[str, Any] | None = None,
     reason: str = "",
+    defer: bool = False,
 ) -> AuditLog:
     """Append one audit row. Call it inside the service's transaction so the row commits or
     rolls back with the change it describes. IP, user agent and request id come from the
-    current request context. Secret-looking values in `changes` are redacted."""
+    current request context. Secret-looking values in `changes` are redacted. `defer`: the
+    row may ride with the caller's next statement (config.rows.deferring); its pk is set
+    once it has been written."""
     if action not in ACTIONS:
         raise UnknownAuditAction(action)
     info = request_context.current()
@@ -96,7 +99,7 @@ def audit_record(
         user_agent=info.user_agent,
         request_id=info.request_id,
     )
-    insert_row(row)  # one precompiled INSERT: audit rows are written on every money request
+    insert_row(row, defer=defer)  # one precompiled INSERT: audit rows are written on every money request
     return row
 
 

@@ -24,7 +24,7 @@ from accounts.phones import normalize_ng_mobile
 from audit.services import Actor
 from config import metrics
 from config.errors import ApiError
-from config.rows import insert_row
+from config.rows import deferring, insert_row
 from vtu import clock
 from vtu.errors import (
     AmountOutOfRange,
@@ -172,8 +172,10 @@ def _create_with_hold(
             pricing_rule_id=price.rule_id, pricing_rule_label=(price.rule_label or "")[:120],
             next_check_at=now + DISPATCH_GRACE, created_at=now, updated_at=now,
         )
-        insert_row(purchase)  # IntegrityError on a twin's client reference or Idempotency-Key
-        ledger.purchase_hold(purchase=purchase, kyc_tier=user.kyc_tier, actor=Actor.for_user(user))
+        with deferring():  # the purchase's INSERT goes with the hold's, in one round trip
+            # IntegrityError (surfacing at the hold) on a twin's client reference or Idempotency-Key
+            insert_row(purchase, defer=True)
+            ledger.purchase_hold(purchase=purchase, kyc_tier=user.kyc_tier, actor=Actor.for_user(user))
         if not request.confirm_duplicate:
             # After the hold, under the wallet row lock it took: a concurrent twin of this
             # user's has committed by now, so exactly one of two identical requests passes.

@@ -112,3 +112,26 @@ def test_twins_sent_at_once_buy_once_and_get_the_same_answer(world, catalogue):
     assert Hold.objects.filter(account__user=user).count() == 1
     assert IdempotencyRecord.objects.filter(key="order-4").count() == 1
     assert_ledger_invariants()
+
+
+@pytest.mark.django_db
+def test_a_purchase_sends_its_insert_with_the_hold_and_the_holds_audit_row_with_the_wallet_update(
+    buyer, world, vtu_clock
+):
+    """config.rows.deferring on the hot path: two round trips fewer, nothing written twice."""
+    from django.test.utils import CaptureQueriesContext
+
+    from audit.models import AuditLog
+    from vtu.services.purchases import PurchaseRequest, purchase_create
+
+    with CaptureQueriesContext(connection) as sent:
+        purchase, created = purchase_create(
+            user=buyer, request=PurchaseRequest(product="data", phone_number=MTN_NUMBER, plan_code=PLAN)
+        )
+    statements = [query["sql"] for query in sent]
+    with_purchase = [sql for sql in statements if 'INSERT INTO "vtu_purchase"' in sql]
+    assert created and len(with_purchase) == 1 and 'INSERT INTO "wallets_hold"' in with_purchase[0]
+    assert any('INSERT INTO "audit_auditlog"' in sql and "UPDATE wallets_ledgeraccount" in sql for sql in statements)
+    hold = Hold.objects.get(reference=purchase.hold_reference)
+    assert AuditLog.objects.filter(action="hold.place", target_id=str(hold.pk)).count() == 1
+    assert Purchase.objects.filter(pk=purchase.pk).count() == 1

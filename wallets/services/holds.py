@@ -72,7 +72,8 @@ def hold_place(
             if first.account_id != account_id or first.amount_kobo != amount_kobo:
                 raise IdempotencyConflict("This hold reference was already used for another amount or wallet.")
             return first
-        audit_record(action="hold.place", actor=actor, target=hold, changes={"amount_kobo": amount_kobo})
+        # With the wallet UPDATE, in its round trip (config.rows.deferring).
+        audit_record(action="hold.place", actor=actor, target=hold, changes={"amount_kobo": amount_kobo}, defer=True)
         outflow = OutflowChange(day, amount_kobo, limits.daily_kobo) if limits is not None and day else None
         apply_change(  # last: the wallet row stays locked only for this UPDATE and the COMMIT
             account_id,

@@ -29,7 +29,7 @@ from django.utils import timezone
 from audit.services import Actor
 from config.errors import NotFound
 from config.metrics import LEDGER_POSTINGS
-from config.rows import insert_row
+from config.rows import client_side_binding, deferring, execute_with_deferred, insert_row
 from wallets.errors import IdempotencyConflict, InsufficientFunds, LedgerBusy, LimitExceeded, WalletFrozen
 from wallets.models import Journal, LedgerAccount
 
@@ -85,17 +85,13 @@ def _lock_timeout_sql() -> str:
     return f"SET LOCAL lock_timeout = {int(settings.WALLET_LOCK_TIMEOUT_MS)}"
 
 
-def _client_side_binding() -> bool:
-    return not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
-
-
 def _arm_lock_timeout() -> None:
     """Set `SET LOCAL lock_timeout` for this transaction. With client-side binding (Django's
     default for psycopg 3) it rides along with the first ledger statement (`ledger_execute`),
     saving a round trip on every posting; otherwise it is sent now."""
     if connection.vendor != "postgresql":
         return
-    if _client_side_binding():
+    if client_side_binding():
         connection.wallets_lock_timeout_pending = True  # type: ignore[attr-defined]
         return
     with connection.cursor() as cursor:
@@ -113,13 +109,15 @@ def lock_timeout_now() -> None:
 
 def ledger_execute(cursor: Any, sql: str, params: Sequence[Any]) -> None:
     """Execute a ledger statement; the first one of a transaction carries the pending
-    `SET LOCAL lock_timeout` in the same round trip (its result set is skipped)."""
+    `SET LOCAL lock_timeout` in the same round trip (its result set is skipped), and any
+    statement deferred until now (config.rows: a purchase's INSERT, an audit row) goes
+    before it in that round trip too."""
     if getattr(connection, "wallets_lock_timeout_pending", False):
         connection.wallets_lock_timeout_pending = False  # type: ignore[attr-defined]
-        cursor.execute(f"{_lock_timeout_sql()}; {sql}", params)
+        execute_with_deferred(cursor, f"{_lock_timeout_sql()}; {sql}", list(params))
         cursor.nextset()
         return
-    cursor.execute(sql, params)
+    execute_with_deferred(cursor, sql, list(params))
 
 
 def run_in_transaction(work: Callable[[], T]) -> T:
@@ -132,7 +130,7 @@ def run_in_transaction(work: Callable[[], T]) -> T:
     attempts = max(1, settings.WALLET_DEADLOCK_RETRIES)
     for attempt in range(1, attempts + 1):
         try:
-            with transaction.atomic():
+            with transaction.atomic(), deferring():
                 _arm_lock_timeout()
                 try:
                     return work()
@@ -158,7 +156,7 @@ def _run_in_caller_transaction(work: Callable[[], T]) -> T:
     with its purchase): no savepoint, which saves two round trips on every purchase, and so
     no retry either; a deadlock or lock timeout rolls the caller's transaction back and the
     client gets 503 SERVICE_UNAVAILABLE (a worker's requery settles a capture later)."""
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic(savepoint=False), deferring():
         _arm_lock_timeout()
         try:
             return work()
@@ -288,7 +286,7 @@ def apply_changes(items: Sequence[tuple[int, AccountChange]]) -> dict[int, tuple
     still taken in that order). {account id: (balance, held)}. The first refusal raises; a
     later UPDATE that already ran is rolled back with the caller's transaction."""
     statements = [_update_statement(account_id, change) for account_id, change in items]
-    if len(items) < 2 or (connection.vendor == "postgresql" and _client_side_binding()):
+    if len(items) < 2 or (connection.vendor == "postgresql" and client_side_binding()):
         return _run_updates(statements, items) if items else {}
     results: dict[int, tuple[int, int]] = {}
     for statement, item in zip(statements, items, strict=True):  # one statement per execute

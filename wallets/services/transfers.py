@@ -87,9 +87,9 @@ def wallet_transfer(
     legs = [Leg(sender.pk, -amount_kobo), Leg(recipient.pk, amount_kobo)]
 
     def record(journal: Journal) -> None:  # audit and callback rows, before the wallet rows are locked
-        audit_record(
+        audit_record(  # goes with the wallet UPDATEs, in their round trip (config.rows.deferring)
             action="transfer.create", actor=actor, target=journal,
-            changes={"amount_kobo": amount_kobo, "from": sender.number, "to": recipient.number},
+            changes={"amount_kobo": amount_kobo, "from": sender.number, "to": recipient.number}, defer=True,
         )
         if recipient_has_callbacks is False:
             return  # the caller's lookup saw no endpoint: nothing to emit
