@@ -61,8 +61,7 @@ def insert_row(
     see the module docstring; the primary key is set when the statement has run."""
     fields, sql = _statement(type(obj), connection.vendor, on_conflict_do_nothing)
     values = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
-    if defer and not on_conflict_do_nothing and _deferring():
-        connection.rows_deferred.append(_Deferred(sql, values, lambda row: _inserted(obj, row)))  # type: ignore[attr-defined]
+    if defer and not on_conflict_do_nothing and defer_statement(sql, values, lambda row: _inserted(obj, row)):
         return True
     with connection.cursor() as cursor:
         (execute or _plain_execute)(cursor, sql, values)
@@ -91,6 +90,15 @@ class _Deferred:
 
 def _deferring() -> bool:
     return getattr(connection, "rows_deferred", None) is not None
+
+
+def defer_statement(sql: str, params: list[Any], on_row: Callable[[tuple[Any, ...] | None], Any]) -> bool:
+    """Queue one statement (its RETURNING row, or None, goes to `on_row` once it has run) in a
+    `deferring()` block; False, and nothing queued, outside one (the caller runs it itself)."""
+    if not _deferring():
+        return False
+    connection.rows_deferred.append(_Deferred(sql, list(params), on_row))  # type: ignore[attr-defined]
+    return True
 
 
 @contextmanager

@@ -49,6 +49,7 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from config.errors import ApiError
 from config.models import IdempotencyRecord
+from config.rows import defer_statement
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotency-Replayed"
@@ -197,35 +198,53 @@ def answer_store(request: Request, *, status: int, body: Any) -> None:
     """Inside the handler's business transaction: store the answer to this request's
     Idempotency-Key with the result it describes (a no-op without a key or outside
     `answer_with_result` mode). Raises AnswerAlreadyStored when a live answer is stored
-    already (the caller's transaction must roll back; the decorator replays that answer)."""
+    already (the caller's transaction must roll back; the decorator replays that answer).
+    Inside `config.rows.deferring()` the INSERT rides with the caller's next statement (and
+    raises there)."""
     pending = getattr(request, "idempotency_pending", None)
     if pending is None:
         return
-    if not _insert_answer(pending, status, json.dumps(body, cls=JSONEncoder)):
-        raise AnswerAlreadyStored()
-    pending.stored = True
+
+    def landed(row: Any) -> None:
+        if row is None:
+            raise AnswerAlreadyStored()
+        pending.stored = True
+
+    sql, params = _answer_statement(pending, status, json.dumps(body, cls=JSONEncoder))
+    if defer_statement(sql, params, landed):
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        landed(cursor.fetchone())
 
 
-def _insert_answer(pending: PendingAnswer, status: int, body: str) -> bool:
-    """INSERT the complete record, or take over an expired one: True when this request's
-    answer is now the stored one. One statement."""
+def _answer_statement(pending: PendingAnswer, status: int, body: str) -> tuple[str, list[Any]]:
+    """INSERT the complete record, or take over an expired one; RETURNING a row when this
+    request's answer is now the stored one."""
     table = IdempotencyRecord._meta.db_table
     now = timezone.now()
     when = connection.ops.adapt_datetimefield_value(now)
     expired = connection.ops.adapt_datetimefield_value(now - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS))
     cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    sql = (
+        f'INSERT INTO {table} AS record (owner, "key", method, path, request_hash, created_at, '  # noqa: S608
+        f"status_code, response_body, completed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s{cast}, %s) "
+        'ON CONFLICT (owner, "key") DO UPDATE SET method = EXCLUDED.method, path = EXCLUDED.path, '
+        "request_hash = EXCLUDED.request_hash, created_at = EXCLUDED.created_at, "
+        "status_code = EXCLUDED.status_code, response_body = EXCLUDED.response_body, "
+        "completed_at = EXCLUDED.completed_at, locked_at = NULL WHERE record.created_at < %s RETURNING id"
+    )
+    params = [pending.owner, pending.key, pending.method, pending.path, pending.fingerprint, when, status, body,
+              when, expired]
+    return sql, params
+
+
+def _insert_answer(pending: PendingAnswer, status: int, body: str) -> bool:
+    """The record stored outside the business transaction (a refusal): True when this
+    request's answer is now the stored one. One statement, relaxed commit."""
+    sql, params = _answer_statement(pending, status, body)
     with _relaxed_commit() as cursor:
-        _execute(
-            cursor,
-            f'INSERT INTO {table} AS record (owner, "key", method, path, request_hash, created_at, '  # noqa: S608
-            f"status_code, response_body, completed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s{cast}, %s) "
-            'ON CONFLICT (owner, "key") DO UPDATE SET method = EXCLUDED.method, path = EXCLUDED.path, '
-            "request_hash = EXCLUDED.request_hash, created_at = EXCLUDED.created_at, "
-            "status_code = EXCLUDED.status_code, response_body = EXCLUDED.response_body, "
-            "completed_at = EXCLUDED.completed_at, locked_at = NULL WHERE record.created_at < %s RETURNING id",
-            [pending.owner, pending.key, pending.method, pending.path, pending.fingerprint, when, status, body,
-             when, expired],
-        )
+        _execute(cursor, sql, params)
         return cursor.fetchone() is not None
 
 

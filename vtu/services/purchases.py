@@ -24,7 +24,7 @@ from accounts.phones import normalize_ng_mobile
 from audit.services import Actor
 from config import metrics
 from config.errors import ApiError
-from config.rows import deferring, insert_row
+from config.rows import deferring, execute_with_deferred, insert_row
 from vtu import clock
 from vtu.errors import (
     AmountOutOfRange,
@@ -172,17 +172,19 @@ def _create_with_hold(
             pricing_rule_id=price.rule_id, pricing_rule_label=(price.rule_label or "")[:120],
             next_check_at=now + DISPATCH_GRACE, created_at=now, updated_at=now,
         )
-        with deferring():  # the purchase's INSERT goes with the hold's, in one round trip
-            # IntegrityError (surfacing at the hold) on a twin's client reference or Idempotency-Key
+        # config.rows.deferring: the purchase's INSERT goes with the hold's, and the stored
+        # answer with the duplicate check, in one round trip each. IntegrityError (surfacing
+        # at the hold) on a twin's client reference or Idempotency-Key.
+        with deferring():
             insert_row(purchase, defer=True)
             ledger.purchase_hold(purchase=purchase, kyc_tier=user.kyc_tier, actor=Actor.for_user(user))
-        if not request.confirm_duplicate:
-            # After the hold, under the wallet row lock it took: a concurrent twin of this
-            # user's has committed by now, so exactly one of two identical requests passes.
-            # (Checked here only: before the hold it would be a second query on every purchase.)
-            _duplicate_guard(user, request.product, resolved, exclude_id=purchase.pk)
-        if answer is not None:
-            answer(purchase)
+            if answer is not None:
+                answer(purchase)
+            if not request.confirm_duplicate:
+                # After the hold, under the wallet row lock it took: a concurrent twin of this
+                # user's has committed by now, so exactly one of two identical requests passes.
+                # (Checked here only: before the hold it would be a second query on every purchase.)
+                _duplicate_guard(user, request.product, resolved, exclude_id=purchase.pk)
         transaction.on_commit(lambda: _dispatch(purchase))
     return purchase
 
@@ -290,7 +292,7 @@ def _duplicate_guard(user: User, product: str, resolved: Resolved, *, exclude_id
     plan_id = resolved.plan.pk if resolved.plan is not None else None
     sql = _TWIN_SQL if connection.vendor == "postgresql" else _TWIN_SQL.replace("::bigint", "")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [
+        execute_with_deferred(cursor, sql, [  # carries what waits (the stored answer)
             user.pk, resolved.phone, product, since, exclude_id,
             plan_id, plan_id, plan_id, resolved.network.pk, resolved.face_value_kobo,
         ])

@@ -135,3 +135,17 @@ def test_a_purchase_sends_its_insert_with_the_hold_and_the_holds_audit_row_with_
     hold = Hold.objects.get(reference=purchase.hold_reference)
     assert AuditLog.objects.filter(action="hold.place", target_id=str(hold.pk)).count() == 1
     assert Purchase.objects.filter(pk=purchase.pk).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_stored_answer_rides_with_the_duplicate_check(buyer, world, vtu_clock):
+    from django.test.utils import CaptureQueriesContext
+
+    client = authenticate(APIClient(), buyer)
+    with CaptureQueriesContext(connection) as sent:
+        response = client.post(DATA_URL, body(), format="json", HTTP_IDEMPOTENCY_KEY="order-5")
+
+    assert response.status_code == 202
+    carriers = [q["sql"] for q in sent if "platform_idempotencyrecord" in q["sql"]]
+    assert len(carriers) == 1 and "SELECT reference FROM vtu_purchase" in carriers[0]
+    assert IdempotencyRecord.objects.get(key="order-5").response_body == response.json()
