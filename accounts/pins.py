@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import re
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from accounts.errors import PinInvalid, PinLocked, PinNotSet
 from accounts.models import User
+from config.rows import execute_relaxed
 
 PIN_RE = re.compile(r"^\d{4}$")
 
@@ -36,12 +38,18 @@ def is_valid_pin_format(pin: object) -> bool:
     return isinstance(pin, str) and bool(PIN_RE.match(pin))
 
 
-def pin_verify(*, user_id: int, pin: str) -> None:
+def pin_verify(*, user_id: int, pin: str, known: tuple[str, datetime | None] | None = None) -> None:
     """Check the PIN of `user_id`; return quietly when right.
 
     Two statements, one commit: a read of the digest and the lock, a constant-time compare
     in Python, then one conditional UPDATE that records the attempt (a right PIN resets the
     count; a wrong one counts and, at PIN_MAX_ATTEMPTS, sets the lock in the same statement).
+    `known` is (pin_hash, pin_locked_until) as the caller read them in this request (the user
+    row authentication loaded): then the read is skipped. That costs no safety: the UPDATE
+    is the guard, and it re-checks the lock and the attempts left in the database. A right
+    PIN's reset commits without waiting for the WAL flush (config.rows.execute_relaxed):
+    lost in a database crash, the count just stays higher, which fails safe; a wrong PIN's
+    count is always durable.
     The UPDATE only matches while an attempt is left, and PostgreSQL re-checks that after
     waiting for a concurrent writer, so however many requests race, no more than
     PIN_MAX_ATTEMPTS guesses are ever answered before the lock. Locks: the user row, for the
@@ -49,7 +57,9 @@ def pin_verify(*, user_id: int, pin: str) -> None:
     (with the attempts left).
     """
     now = timezone.now()
-    row = User.objects.filter(pk=user_id).values_list("pin_hash", "pin_locked_until").first()
+    row = known if known is not None else (
+        User.objects.filter(pk=user_id).values_list("pin_hash", "pin_locked_until").first()
+    )
     if row is None or not row[0]:
         raise PinNotSet()
     stored, locked_until = row
@@ -82,8 +92,10 @@ def _record_attempt(*, user_id: int, right: bool, now: datetime, until: datetime
     }
     # `counted` is the failed-attempt count this attempt leaves when wrong.
     counted = "(CASE WHEN pin_locked_until IS NOT NULL THEN 1 ELSE pin_failed_attempts + 1 END)"
+    run = execute_relaxed if right else _execute_plain
     with connection.cursor() as cursor:
-        cursor.execute(
+        run(
+            cursor,
             f"UPDATE {table} SET "  # noqa: S608 - table name and fragments are ours
             f"pin_failed_attempts = CASE WHEN %(right)s THEN 0 ELSE {counted} END, "
             f"pin_locked_until = CASE WHEN NOT %(right)s AND {counted} >= %(max)s THEN %(until)s ELSE NULL END "
@@ -94,6 +106,10 @@ def _record_attempt(*, user_id: int, right: bool, now: datetime, until: datetime
         )
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+def _execute_plain(cursor: Any, sql: str, params: dict[str, Any]) -> None:
+    cursor.execute(sql, params)
 
 
 def _locked(until: datetime | None) -> PinLocked:

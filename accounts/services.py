@@ -181,10 +181,12 @@ def pin_set(*, user: User, pin: str, current_pin: str | None = None, password: s
 
 
 def pin_check(*, user: User, pin: Any) -> None:
-    """For money endpoints: the PIN given with the request must be right."""
+    """For money endpoints: the PIN given with the request must be right. `user` is the
+    request's user, loaded by authentication in this request: its digest and lock are used
+    as read (pins.pin_verify `known`), and the attempt is guarded in the database."""
     if not isinstance(pin, str):
         raise PinInvalid()
-    pins.pin_verify(user_id=user.pk, pin=pin)
+    pins.pin_verify(user_id=user.pk, pin=pin, known=(user.pin_hash, user.pin_locked_until))
 
 
 @transaction.atomic

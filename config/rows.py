@@ -129,6 +129,21 @@ def client_side_binding() -> bool:
     return not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
 
 
+def execute_relaxed(cursor: Any, sql: str, params: list[Any] | dict[str, Any]) -> None:
+    """Run one statement in autocommit without waiting for its commit's WAL flush:
+    `SET LOCAL synchronous_commit TO OFF` sent in the same round trip, which PostgreSQL runs as
+    one implicit transaction, so the setting ends with it. Only for writes whose loss in a
+    database crash loses nothing and fails safe (a stored idempotent answer, the reset of a
+    PIN's failed-attempt count). Inside a transaction the setting would leak into the caller's
+    commit, so there, and off PostgreSQL or without client-side binding, it runs plainly. The
+    cursor is left on `sql`'s result."""
+    if connection.vendor == "postgresql" and not connection.in_atomic_block and client_side_binding():
+        cursor.execute("SET LOCAL synchronous_commit TO OFF; " + sql, params)
+        cursor.nextset()
+        return
+    cursor.execute(sql, params)
+
+
 def execute_with_deferred(cursor: Any, sql: str | None, params: list[Any] | tuple[Any, ...]) -> None:
     """Execute `sql` (None: only what waits) after the deferred statements, in one round trip;
     each deferred statement's row goes to its callback, and the cursor is left on `sql`'s

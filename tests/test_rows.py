@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditLog
 from audit.services import Actor, audit_record
-from config.rows import deferring, execute_with_deferred, insert_row
+from config.rows import deferring, execute_relaxed, execute_with_deferred, insert_row
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,3 +58,19 @@ def test_outside_a_deferring_block_defer_writes_at_once():
     with CaptureQueriesContext(connection) as sent:
         insert_row(row, defer=True)
     assert row.pk is not None and len(sent) == 1
+
+
+def _synchronous_commit(cursor) -> str:
+    cursor.execute("SELECT current_setting('synchronous_commit')")
+    return cursor.fetchone()[0]
+
+
+def test_a_relaxed_statement_skips_the_flush_wait_for_its_own_transaction_only():
+    with connection.cursor() as cursor:
+        execute_relaxed(cursor, "SELECT current_setting('synchronous_commit')", [])
+        assert cursor.fetchone()[0] == "off"
+        assert _synchronous_commit(cursor) == "on"  # ended with its implicit transaction
+        with transaction.atomic():  # inside a caller's transaction it would leak: plain there
+            execute_relaxed(cursor, "SELECT current_setting('synchronous_commit')", [])
+            assert cursor.fetchone()[0] == "on"
+            assert _synchronous_commit(cursor) == "on"

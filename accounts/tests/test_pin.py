@@ -5,12 +5,14 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts import pins
 from accounts.errors import PinInvalid, PinLocked
 from accounts.models import User
+from accounts.services import pin_check
 from accounts.tests.factories import PASSWORD, PIN, UserFactory
 from audit.models import AuditLog
 from conftest import authenticate
@@ -84,14 +86,34 @@ def test_right_pin_resets_the_count(user):
     assert exc.value.errors["attempts_left"] == 4
 
 
-def _race_pins(user_id: int, guesses: list[str]) -> list[str]:
+@pytest.mark.django_db
+def test_pin_read_by_authentication_is_used_and_the_database_still_guards(user):
+    """pin_check uses the digest and lock the request's user row was loaded with (no second
+    read); a stale copy cannot get past a lock set meanwhile: the UPDATE checks the row."""
+    stale = User.objects.get(pk=user.pk)
+    with CaptureQueriesContext(connection) as queries:
+        pin_check(user=stale, pin=PIN)
+    assert len(queries) == 1 and queries[0]["sql"].lstrip().upper().startswith(("UPDATE", "SET LOCAL"))
+    for _ in range(5):
+        with pytest.raises((PinInvalid, PinLocked)):
+            pins.pin_verify(user_id=user.pk, pin="0000")
+    assert stale.pin_locked_until is None  # the copy does not know about the lock
+    with pytest.raises(PinLocked):
+        pin_check(user=stale, pin=PIN)
+    stale.pin_hash = pins.pin_digest(user_id=user.pk, pin="9999")  # a copy from before a PIN change
+    User.objects.filter(pk=user.pk).update(pin_locked_until=None, pin_failed_attempts=0)
+    pin_check(user=stale, pin="9999")  # the copy decides right or wrong, as a read would have
+    assert User.objects.get(pk=user.pk).pin_failed_attempts == 0
+
+
+def _race_pins(user_id: int, guesses: list[str], *, known: tuple | None = None) -> list[str]:
     barrier = threading.Barrier(len(guesses))
     outcomes: list[str] = []
 
     def attempt(guess: str) -> None:
         barrier.wait()
         try:
-            pins.pin_verify(user_id=user_id, pin=guess)
+            pins.pin_verify(user_id=user_id, pin=guess, known=known)
             outcomes.append("ok")
         except PinInvalid:
             outcomes.append("invalid")
@@ -120,6 +142,18 @@ def test_parallel_wrong_pins_get_no_more_answers_than_the_limit():
     assert user.pin_locked_until is not None
     with pytest.raises(PinLocked):
         pins.pin_verify(user_id=user.pk, pin=PIN)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_wrong_pins_read_before_any_attempt_get_no_more_answers_than_the_limit():
+    """Every request read the row before any attempt (as authentication does): the database
+    still answers no more than the limit, and then the right PIN is locked out too."""
+    user = UserFactory()
+    known = (user.pin_hash, None)
+    outcomes = _race_pins(user.pk, ["0000"] * 20, known=known)
+    assert sorted(outcomes) == ["invalid"] * 4 + ["locked"] * 16
+    with pytest.raises(PinLocked):
+        pins.pin_verify(user_id=user.pk, pin=PIN, known=known)
 
 
 @pytest.mark.django_db(transaction=True)
