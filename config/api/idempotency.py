@@ -33,8 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import wraps
@@ -49,7 +48,7 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from config.errors import ApiError
 from config.models import IdempotencyRecord
-from config.rows import defer_statement
+from config.rows import defer_statement, execute_relaxed
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotency-Replayed"
@@ -114,11 +113,17 @@ def _claim(owner: str, key: str, method: str, path: str, fingerprint: str) -> Id
 def _insert(*, owner: str, key: str, method: str, path: str, fingerprint: str, now: datetime) -> IdempotencyRecord | None:
     """One INSERT ... ON CONFLICT DO NOTHING: the record if this request created it, else None.
     (One statement and no exception, so it costs a single round trip and is safe inside an
-    outer transaction.)"""
+    outer transaction.)
+
+    Claims and stored answers commit without waiting for the WAL flush (execute_relaxed):
+    losing the newest records in a database crash loses no money. WAL is written in order,
+    so the business transaction that follows a claim flushes the claim with it; a lost stored
+    answer just means a retry runs the handler again, and every money service is idempotent
+    on its own key (a purchase and a transfer journal carry the Idempotency-Key)."""
     table = IdempotencyRecord._meta.db_table
     when = connection.ops.adapt_datetimefield_value(now)
-    with _relaxed_commit() as cursor:
-        _execute(
+    with connection.cursor() as cursor:
+        execute_relaxed(
             cursor,
             f'INSERT INTO {table} (owner, "key", method, path, request_hash, locked_at, created_at) '  # noqa: S608
             "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (owner, \"key\") DO NOTHING RETURNING id",
@@ -139,43 +144,13 @@ def _store(record: IdempotencyRecord, response: Response) -> None:
     body = json.dumps(response.data, cls=JSONEncoder)
     table = IdempotencyRecord._meta.db_table
     cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    with _relaxed_commit() as cursor:
-        _execute(
+    with connection.cursor() as cursor:
+        execute_relaxed(
             cursor,
             f"UPDATE {table} SET status_code = %s, response_body = %s{cast}, completed_at = %s, "  # noqa: S608
             "locked_at = NULL WHERE id = %s",
             [response.status_code, body, connection.ops.adapt_datetimefield_value(timezone.now()), record.pk],
         )
-
-
-@contextmanager
-def _relaxed_commit() -> Iterator[Any]:
-    """A cursor whose next statement commits without waiting for the WAL flush
-    (PostgreSQL's synchronous_commit = off, for that statement's transaction only).
-
-    Safe here, and only here: losing the newest records in a database crash loses no money.
-    WAL is written in order, so the business transaction that follows a claim flushes the
-    claim with it; a lost stored answer just means a retry runs the handler again, and every
-    money service is idempotent on its own key (a purchase and a transfer journal carry the
-    Idempotency-Key). It saves two flush waits per money POST. In autocommit (how views
-    run) "SET LOCAL ...; <statement>" sent as one query is one implicit transaction, so it
-    costs no extra round trip; inside a caller's transaction the setting would leak into
-    that transaction's commit, so there it is not used at all."""
-    with connection.cursor() as cursor:
-        cursor.relaxed_commit_pending = (  # type: ignore[attr-defined]
-            connection.vendor == "postgresql" and not connection.in_atomic_block
-        )
-        yield cursor
-
-
-def _execute(cursor: Any, sql: str, params: list[Any]) -> None:
-    """Run `sql`, carrying `SET LOCAL synchronous_commit` in the same round trip the first time."""
-    if getattr(cursor, "relaxed_commit_pending", False):
-        cursor.relaxed_commit_pending = False
-        cursor.execute("SET LOCAL synchronous_commit TO OFF; " + sql, params)
-        cursor.nextset()
-        return
-    cursor.execute(sql, params)
 
 
 @dataclass
@@ -243,8 +218,8 @@ def _insert_answer(pending: PendingAnswer, status: int, body: str) -> bool:
     """The record stored outside the business transaction (a refusal): True when this
     request's answer is now the stored one. One statement, relaxed commit."""
     sql, params = _answer_statement(pending, status, body)
-    with _relaxed_commit() as cursor:
-        _execute(cursor, sql, params)
+    with connection.cursor() as cursor:
+        execute_relaxed(cursor, sql, params)
         return cursor.fetchone() is not None
 
 
