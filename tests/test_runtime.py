@@ -140,6 +140,16 @@ def test_sqlite_default_boots_like_make_run_and_is_ready(tmp_path):
         result = _manage(*args, env=env, timeout=300)
         assert result.returncode == 0, result.stdout + result.stderr
     assert "demo@example.com" in _manage("seed_demo", env=env).stdout  # idempotent
+    # scripts/run checks the ledger once and seed_demo asks the sandbox for its float, so the
+    # dashboard has both figures from the start (the periodic tasks run every 15 minutes).
+    assert "python manage.py check_ledger" in (ROOT / "scripts" / "run").read_text()
+    checked = _manage("check_ledger", env=env)
+    assert checked.returncode == 0 and "ledger ok" in checked.stdout, checked.stdout + checked.stderr
+    float_seen = _manage("shell", "-c", "from vtu.models import ProviderState; "
+                         "s = ProviderState.objects.get(provider='sandbox'); "
+                         "print(s.last_balance_kobo, s.balance_checked_at is not None)", env=env)
+    balance, stamped = float_seen.stdout.strip().splitlines()[-1].split()
+    assert int(balance) > 0 and stamped == "True", float_seen.stdout + float_seen.stderr
     port = _free_port()
     server = subprocess.Popen(
         [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],

@@ -2,7 +2,8 @@
 
 Routes the sandbox provider first for every network (data and airtime), syncs its plans
 into the catalogue (so the plans are priced by the default pricing rules), and puts play
-money in the demo customer's and reseller's wallets. Idempotent: routes are get-or-create
+money in the demo customer's and reseller's wallets, and asks the sandbox for its float once
+(the periodic check runs every 15 minutes; the dashboard shows a figure from the start). Idempotent: routes are get-or-create
 (a staff change survives), the funding journal has a fixed key per user. The sandbox
 number table is in docs/purchases.md.
 """
@@ -15,6 +16,7 @@ from accounts.models import User
 from vtu.models import Network, ProductKind, Route
 from vtu.services.calls import provider_configured
 from vtu.services.catalogue import plans_sync
+from vtu.services.sweeper import provider_balances_check
 
 SANDBOX_AIRTIME_COST_BPS = 9_800  # the sandbox charges 98 % of face value
 DEMO_FUNDS_KOBO = {"demo@example.com": 2_000_000, "reseller@example.com": 10_000_000}
@@ -32,6 +34,7 @@ def seed(stdout: Any) -> None:
             )
     report = plans_sync(provider="sandbox")
     funded = [email for email, amount in DEMO_FUNDS_KOBO.items() if _fund(email, amount)]
+    provider_balances_check()
     stdout.write(
         f"vtu: sandbox routed first on every network; {report.mapped} sandbox plans mapped"
         + (f"; funded {', '.join(funded)}" if funded else "")
