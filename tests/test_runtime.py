@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -313,3 +314,42 @@ def test_an_empty_enabled_switch_decides_by_credentials(monkeypatch, value, expe
     else:
         monkeypatch.setenv("PAYSTACK_ENABLED", value)
     assert configured._switch("PAYSTACK_ENABLED") is expected
+
+
+def _scripts_run_with_fakes(tmp_path: Path, **env: str) -> dict[str, str]:
+    """Run scripts/run from a copy of the tree's layout where `.venv/bin/python` and `honcho`
+    are fakes: python does nothing, honcho prints what the processes would start with (the
+    metrics directory and what is in it). Returns those lines as a dict."""
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "run", tmp_path / "scripts" / "run")
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "honcho").write_text(
+        '#!/bin/sh\necho "dir=${PROMETHEUS_MULTIPROC_DIR:-}"\n'
+        'echo "files=$(ls -A "${PROMETHEUS_MULTIPROC_DIR:-/nonexistent}" 2>/dev/null | tr "\\n" " ")"\n'
+    )
+    for fake in bin_dir.iterdir():
+        fake.chmod(0o755)
+    result = subprocess.run(["bash", str(tmp_path / "scripts" / "run")], env=_env(**env), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return dict(line.split("=", 1) for line in result.stdout.splitlines() if line.startswith(("dir=", "files=")))
+
+
+def test_make_run_shares_an_emptied_metrics_directory_between_its_processes(tmp_path):
+    stale = tmp_path / ".run" / "metrics"
+    stale.mkdir(parents=True)
+    (stale / "counter_1234.db").write_text("from an earlier run")
+    seen = _scripts_run_with_fakes(tmp_path)
+    assert seen["dir"] == str(tmp_path / ".run" / "metrics")
+    assert seen["files"].strip() == ""  # an earlier run's samples are gone before anything starts
+
+
+def test_make_run_never_empties_a_metrics_directory_set_by_the_user(tmp_path):
+    own = tmp_path / "my-metrics"
+    own.mkdir()
+    (own / "counter_1.db").write_text("keep")
+    seen = _scripts_run_with_fakes(tmp_path, PROMETHEUS_MULTIPROC_DIR=str(own))
+    assert seen["dir"] == str(own)
+    assert seen["files"].strip() == "counter_1.db"
