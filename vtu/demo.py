@@ -3,9 +3,9 @@
 Routes the sandbox provider first for every network (data and airtime), syncs its plans
 into the catalogue (so the plans are priced by the default pricing rules), and puts play
 money in the demo customer's and reseller's wallets, and asks the sandbox for its float once
-(the periodic check runs every 15 minutes; the dashboard shows a figure from the start). Idempotent: routes are get-or-create
-(a staff change survives), the funding journal has a fixed key per user. The sandbox
-number table is in docs/purchases.md.
+(the periodic check runs every 15 minutes; the dashboard shows a figure from the start).
+Idempotent: routes are get-or-create (a staff change survives), the funding journal has a
+fixed key per user. The sandbox number table is in docs/purchases.md.
 """
 
 from __future__ import annotations
