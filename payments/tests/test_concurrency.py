@@ -39,9 +39,9 @@ def test_thirty_deliveries_and_status_polls_at_once_post_one_journal(user, make_
 
     deposit = make_deposit(user, gateway)
     method, url, answer = verify_answer(gateway, deposit.reference)
-    verify = http.add(method, url, json=answer)
+    verifies = [http.add(method, url, json=answer)]
     if gateway == "flutterwave":  # the status poll has no transaction id yet: by tx_ref
-        http.add("GET", f"{BASE_URLS['flutterwave']}/transactions/verify_by_reference", json=answer)
+        verifies.append(http.add("GET", f"{BASE_URLS['flutterwave']}/transactions/verify_by_reference", json=answer))
     payload, query = funding_event(gateway, deposit.reference)
     body = body_of(payload)
     headers = sign(gateway, body, query=query)
@@ -64,7 +64,9 @@ def test_thirty_deliveries_and_status_polls_at_once_post_one_journal(user, make_
     assert verdicts == ["accepted"] + ["duplicate"] * (DELIVERIES - 1)
     deposit.refresh_from_db()
     assert deposit.status == Deposit.Status.SUCCESSFUL and deposit.credited_kobo == 500_000
-    assert verify.call_count >= 1
+    # Credited only on the gateway's own answer. With Flutterwave a status poll (by tx_ref) may
+    # credit first, and the webhook's task then finds the deposit settled and asks nothing more.
+    assert sum(response.call_count for response in verifies) >= 1
     assert_ledger_invariants()
 
 
